@@ -1,0 +1,60 @@
+# Two commands: `make run` (the demo) and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Use the active virtual environment, or make one in .venv.
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else
+VENV := .venv
+endif
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+PORT ?= 8000
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: help install run migrate seed test test-fast lint format bench-queue clean
+
+help:
+	@echo "make run    - the demo on http://127.0.0.1:$(PORT) (SQLite, embedded broker, worker, beat)"
+	@echo "make test   - the test suite (set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL / Redis)"
+	@echo "make lint   - ruff and mypy"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+migrate: install
+	@mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	@echo
+	@echo "Supportability Review on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
+	@echo
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
+
+test: install
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

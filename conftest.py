@@ -1,0 +1,67 @@
+"""Root fixtures. Tests marked `postgres`, `browser` or `redis` need a real part; where it is
+missing they skip with the reason, or fail when REQUIRE_<PART>=1 (CI sets all three)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def _missing(part: str) -> str | None:
+    if part == "postgres" and not settings.IS_POSTGRES:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if part == "browser" and not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return f"needs chromium at {CHROMIUM}: apt-get install chromium"
+    if part == "redis" and not str(settings.CELERY_BROKER_URL).startswith("redis://"):
+        return "needs a Redis broker: set CELERY_BROKER_URL=redis://..."
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _require_real_parts(request: pytest.FixtureRequest) -> None:
+    for part in ("postgres", "browser", "redis"):
+        if request.node.get_closest_marker(part) is None:
+            continue
+        reason = _missing(part)
+        if reason is None:
+            continue
+        if os.environ.get(f"REQUIRE_{part.upper()}") == "1":
+            pytest.fail(f"REQUIRE_{part.upper()}=1 but this run {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., Any]:
+    from tests.factories import UserFactory
+
+    def make(role: str | None = "analyst", **kwargs: Any) -> Any:
+        return UserFactory(role=role, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def analyst(make_user: Callable[..., Any]) -> Any:
+    return make_user("analyst", username="ana")
+
+
+@pytest.fixture
+def lead(make_user: Callable[..., Any]) -> Any:
+    return make_user("lead", username="lea")
+
+
+@pytest.fixture
+def taxonomy(transactional_db: Any) -> None:
+    """Transactional tests flush the database after each test, data migrations included:
+    reinstall the policy taxonomy for them."""
+    from supportability.models import PolicyCategory, PolicyVersion
+    from supportability.taxonomy import taxonomy_install
+
+    taxonomy_install(PolicyCategory, PolicyVersion)

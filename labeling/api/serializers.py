@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from labeling.models import Label, Lease, ReviewItem
+from supportability.models import Decision, Merchant, PolicyCategory, Score
+
+MAX_FLAGS_PER_REQUEST = 1_000
+
+
+class MerchantInSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    country = serializers.RegexField(r"^[A-Z]{2}$", help_text="ISO 3166-1 alpha-2, upper case")
+    mcc = serializers.RegexField(r"^\d{4}$", help_text="four-digit merchant category code")
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    website_text = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100_000
+    )
+    refund_rate = serializers.FloatField(min_value=0, max_value=1, default=0.0)
+    dispute_rate = serializers.FloatField(min_value=0, max_value=1, default=0.0)
+    cnp_share = serializers.FloatField(min_value=0, max_value=1, default=0.0)
+    account_age_days = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+    monthly_volume = serializers.FloatField(min_value=0, default=0.0)
+
+
+class ModelRefSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    version = serializers.CharField(max_length=64)
+
+
+class FlagSerializer(serializers.Serializer):
+    merchant = MerchantInSerializer()
+    model = ModelRefSerializer()
+    score = serializers.FloatField(min_value=0, max_value=1)
+    category = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=PolicyCategory.objects.filter(assignable=True),
+        required=False,
+        allow_null=True,
+    )
+    explanation = serializers.JSONField(required=False, default=dict)
+
+    def validate_explanation(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
+class FlagBatchSerializer(serializers.ListSerializer):
+    child = FlagSerializer()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("child", FlagSerializer())
+        kwargs.setdefault("allow_empty", False)
+        kwargs.setdefault("max_length", MAX_FLAGS_PER_REQUEST)
+        super().__init__(*args, **kwargs)
+
+
+class IntakeResultSerializer(serializers.Serializer):
+    merchants_created = serializers.IntegerField()
+    merchants_updated = serializers.IntegerField()
+    scores_created = serializers.IntegerField()
+    scores_unchanged = serializers.IntegerField()
+    items_enqueued = serializers.IntegerField()
+
+
+class MerchantOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Merchant
+        fields = (
+            "id",
+            "external_id",
+            "name",
+            "country",
+            "mcc",
+            "url",
+            "description",
+            "website_text",
+            "refund_rate",
+            "dispute_rate",
+            "cnp_share",
+            "account_age_days",
+            "monthly_volume",
+        )
+
+
+class ScoreOutSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_version.__str__")
+    predicted_category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Score
+        fields = ("probability", "predicted_category", "explanation", "model")
+
+
+class ItemOutSerializer(serializers.ModelSerializer):
+    merchant = MerchantOutSerializer()
+    score = ScoreOutSerializer(allow_null=True)
+
+    class Meta:
+        model = ReviewItem
+        fields = ("id", "reason", "priority", "merchant", "score")
+
+
+class LeaseOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Lease
+        fields = ("token", "claimed_at", "expires_at")
+
+
+class ClaimOutSerializer(serializers.Serializer):
+    item = ItemOutSerializer()
+    lease = LeaseOutSerializer()
+
+
+class LabelInSerializer(serializers.Serializer):
+    lease = serializers.UUIDField(help_text="the token of your live lease on the item")
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    category = serializers.SlugField(required=False, allow_blank=True, default="")
+    rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=5_000)
+    idempotency_key = serializers.CharField(max_length=64)
+
+
+class LabelOutSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    analyst = serializers.CharField(source="analyst.get_username", read_only=True)
+    merchant = serializers.CharField(source="merchant.external_id", read_only=True)
+    policy_version = serializers.CharField(source="policy_version.version", read_only=True)
+
+    class Meta:
+        model = Label
+        fields = (
+            "id",
+            "item",
+            "merchant",
+            "analyst",
+            "decision",
+            "category",
+            "rationale",
+            "seconds_spent",
+            "score_seen",
+            "policy_version",
+            "idempotency_key",
+            "created_at",
+        )

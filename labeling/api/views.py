@@ -1,0 +1,125 @@
+"""The queue's HTTP API: intake of flags, claim, label, and the label feed. Each method
+parses, calls one service, serialises."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling import selectors, services
+from labeling.models import Label
+from supportability.api.permissions import RoleOrScope
+from supportability.models import ApiToken
+from supportability.roles import LABELLERS, Role
+
+from .serializers import (
+    ClaimOutSerializer,
+    FlagBatchSerializer,
+    FlagSerializer,
+    IntakeResultSerializer,
+    LabelInSerializer,
+    LabelOutSerializer,
+)
+
+CONFLICT = OpenApiResponse(description="You do not hold a live lease on this item.")
+
+
+class FlagsView(APIView):
+    permission_classes = (IsAuthenticated, RoleOrScope)
+    required_roles = (Role.ADMIN,)
+    required_scope = ApiToken.Scope.FLAGS_WRITE
+
+    @extend_schema(
+        request=FlagSerializer(many=True),
+        responses={200: IntakeResultSerializer},
+        summary="Push model-flagged merchants (bulk, idempotent)",
+    )
+    def post(self, request: Request) -> Response:
+        batch = FlagBatchSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        result = services.flags_ingest(rows=batch.validated_data, actor=request.user)
+        return Response(IntakeResultSerializer(result).data)
+
+
+class ClaimView(APIView):
+    permission_classes = (IsAuthenticated, RoleOrScope)
+    required_roles = LABELLERS
+    required_scope = ApiToken.Scope.QUEUE_WORK
+
+    @extend_schema(
+        request=None,
+        responses={200: ClaimOutSerializer, 204: OpenApiResponse(description="Queue empty.")},
+        summary="Claim (lease) the next item",
+    )
+    def post(self, request: Request) -> Response:
+        lease = services.item_claim(user=request.user)
+        if lease is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        lease = selectors.lease_for_review(lease_id=lease.pk)
+        return Response(ClaimOutSerializer({"item": lease.item, "lease": lease}).data)
+
+
+class ItemLabelsView(APIView):
+    permission_classes = (IsAuthenticated, RoleOrScope)
+    required_roles = LABELLERS
+    required_scope = ApiToken.Scope.QUEUE_WORK
+
+    @extend_schema(
+        request=LabelInSerializer,
+        responses={201: LabelOutSerializer, 200: LabelOutSerializer, 409: CONFLICT},
+        summary="Label an item you hold (idempotent on idempotency_key)",
+    )
+    def post(self, request: Request, item_id: int) -> Response:
+        form = LabelInSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = services.LabelInput(
+            decision=form.validated_data["decision"],
+            category_slug=form.validated_data["category"],
+            rationale=form.validated_data["rationale"],
+            idempotency_key=form.validated_data["idempotency_key"],
+        )
+        try:
+            label, created = services.label_submit(
+                user=request.user,
+                item_id=item_id,
+                lease_token=form.validated_data["lease"],
+                data=data,
+            )
+        except services.LabelInvalid as exc:
+            return Response(
+                {"detail": "Invalid input.", "errors": {exc.field: [exc.message]}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        except services.LeaseLost as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            LabelOutSerializer(label).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class LabelCursor(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1_000
+
+
+class LabelListView(APIView):
+    permission_classes = (IsAuthenticated, RoleOrScope)
+    required_roles = (Role.LEAD,)
+    required_scope = ApiToken.Scope.LABELS_READ
+
+    @extend_schema(responses={200: LabelOutSerializer(many=True)}, summary="Labels, newest first")
+    def get(self, request: Request) -> Response:
+        paginator = LabelCursor()
+        queryset = Label.objects.select_related(
+            "analyst", "category", "merchant", "policy_version"
+        )
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(LabelOutSerializer(page, many=True).data)

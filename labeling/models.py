@@ -1,0 +1,140 @@
+"""The review queue: items, leases (claims) and labels."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from supportability.models import (
+    Decision,
+    Merchant,
+    ModelVersion,
+    PolicyCategory,
+    PolicyVersion,
+    Score,
+)
+
+
+class ReviewItem(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        LEASED = "leased", "Leased"
+        DONE = "done", "Done"
+
+    class Reason(models.TextChoices):
+        FLAGGED = "flagged", "Flagged by a model"
+        AUDIT_SAMPLE = "audit_sample", "Random audit sample"
+        UPSTREAM = "upstream", "Flagged by an upstream detector"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="review_items")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    priority = models.FloatField(default=0.0)
+    score = models.ForeignKey(
+        Score, null=True, blank=True, on_delete=models.PROTECT, related_name="review_items"
+    )
+    # The probability with which this merchant was selected for review (0 < π ≤ 1); its
+    # inverse weights the item when estimating prevalence, precision and recall.
+    propensity = models.FloatField(default=1.0)
+    required_labels = models.PositiveSmallIntegerField(default=1)
+    label_count = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-priority", "id")
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["merchant"],
+                condition=Q(status__in=["queued", "leased"]),
+                name="one_open_item_per_merchant",
+            ),
+            models.CheckConstraint(
+                condition=Q(propensity__gt=0, propensity__lte=1), name="propensity_0_1"
+            ),
+            models.CheckConstraint(condition=Q(required_labels__gte=1), name="needs_a_label"),
+        ]
+        indexes: ClassVar = [
+            # The claim reads the head of this index: queued items by priority.
+            models.Index(
+                fields=["-priority", "id"],
+                condition=Q(status="queued"),
+                name="queued_by_priority",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} ({self.status})"
+
+
+class Lease(models.Model):
+    """One claim of an item by one analyst, until it expires, is labelled or released."""
+
+    class Outcome(models.TextChoices):
+        ACTIVE = "active", "Active"
+        LABELLED = "labelled", "Labelled"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="leases")
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.ACTIVE)
+
+    class Meta:
+        ordering = ("-claimed_at", "-id")
+        constraints: ClassVar = [
+            # The database, not only the service, guarantees one holder per item.
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(outcome="active"), name="one_active_lease_per_item"
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["holder"], condition=Q(outcome="active"), name="active_by_holder"),
+            models.Index(
+                fields=["expires_at"], condition=Q(outcome="active"), name="active_by_expiry"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lease {self.token} on item {self.item_id}"
+
+
+class Label(models.Model):
+    item = models.ForeignKey(ReviewItem, on_delete=models.PROTECT, related_name="labels")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="labels")
+    analyst = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="labels"
+    )
+    lease = models.OneToOneField(Lease, on_delete=models.PROTECT, related_name="label")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    category = models.ForeignKey(PolicyCategory, on_delete=models.PROTECT, related_name="+")
+    rationale = models.TextField(blank=True)
+    seconds_spent = models.FloatField()
+    # What the analyst was shown when deciding: the score and the model that produced it.
+    score_seen = models.FloatField(null=True, blank=True)
+    model_version_seen = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["analyst", "idempotency_key"], name="label_idempotency"
+            ),
+            models.UniqueConstraint(fields=["item", "analyst"], name="one_label_per_analyst"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision}/{self.category_id} on item {self.item_id}"

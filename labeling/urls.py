@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "labeling"
+urlpatterns = [
+    path("", views.workbench, name="workbench"),
+    path("next/", views.claim, name="claim"),
+    path("items/<int:item_id>/label/", views.label, name="label"),
+    path("items/<int:item_id>/release/", views.release, name="release"),
+]

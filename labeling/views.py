@@ -1,0 +1,120 @@
+"""The analyst's screen: one page that claims, shows and labels, swapping the item in place
+with htmx (the same views answer a plain POST with a full page)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from supportability.access import role_required
+from supportability.roles import LABELLERS
+
+from . import selectors, services
+from .forms import LabelForm, LeaseForm
+from .models import Lease
+
+
+def _render_workspace(
+    request: HttpRequest,
+    *,
+    lease: Lease | None,
+    status: int = 200,
+    form_errors: dict[str, str] | None = None,
+    form_data: dict[str, Any] | None = None,
+    notice: str = "",
+    error: str = "",
+) -> HttpResponse:
+    context = {
+        "lease": lease,
+        "item": lease.item if lease else None,
+        "merchant": lease.item.merchant if lease else None,
+        "score": lease.item.score if lease else None,
+        "categories": selectors.assignable_categories(),
+        "form_errors": form_errors or {},
+        "form_data": form_data or {},
+        "idempotency_key": uuid.uuid4().hex,
+        "notice": notice,
+        "error": error,
+        "stats": selectors.queue_stats(),
+    }
+    template = "labeling/_item.html" if request.htmx else "labeling/workbench.html"
+    return render(request, template, context, status=status)
+
+
+def _claim_next(request: HttpRequest) -> Lease | None:
+    lease = services.item_claim(user=request.user)
+    return selectors.lease_for_review(lease_id=lease.pk) if lease else None
+
+
+@require_GET
+@role_required(*LABELLERS)
+def workbench(request: HttpRequest) -> HttpResponse:
+    return _render_workspace(request, lease=selectors.live_lease_of(user=request.user))
+
+
+@require_POST
+@role_required(*LABELLERS)
+def claim(request: HttpRequest) -> HttpResponse:
+    lease = _claim_next(request)
+    if not request.htmx:
+        return redirect("labeling:workbench")
+    return _render_workspace(request, lease=lease, notice="" if lease else "The queue is empty.")
+
+
+@require_POST
+@role_required(*LABELLERS)
+def label(request: HttpRequest, item_id: int) -> HttpResponse:
+    form = LabelForm(request.POST)
+    held = selectors.live_lease_of(user=request.user)
+    if not form.is_valid():
+        errors = {field: " ".join(msgs) for field, msgs in form.errors.items()}
+        return _render_workspace(
+            request, lease=held, status=400, form_errors=errors, form_data=request.POST.dict()
+        )
+    data = services.LabelInput(
+        decision=form.cleaned_data["decision"],
+        category_slug=form.cleaned_data["category"],
+        rationale=form.cleaned_data["rationale"],
+        idempotency_key=form.cleaned_data["idempotency_key"],
+    )
+    try:
+        saved, _ = services.label_submit(
+            user=request.user, item_id=item_id, lease_token=form.cleaned_data["lease"], data=data
+        )
+    except services.LabelInvalid as exc:
+        return _render_workspace(
+            request,
+            lease=held,
+            status=400,
+            form_errors={exc.field: exc.message},
+            form_data=request.POST.dict(),
+        )
+    except services.LeaseLost as exc:
+        return _render_workspace(request, lease=held, status=409, error=str(exc))
+    notice = f"Labelled {saved.merchant.name} as {saved.decision} ({saved.category.name})."
+    if not request.htmx:
+        return redirect("labeling:workbench")
+    return _render_workspace(request, lease=_claim_next(request), notice=notice)
+
+
+@require_POST
+@role_required(*LABELLERS)
+def release(request: HttpRequest, item_id: int) -> HttpResponse:
+    form = LeaseForm(request.POST)
+    held = selectors.live_lease_of(user=request.user)
+    if not form.is_valid():
+        return _render_workspace(request, lease=held, status=400, error="The lease is missing.")
+    try:
+        services.lease_release(
+            user=request.user, item_id=item_id, lease_token=form.cleaned_data["lease"]
+        )
+    except services.LeaseLost as exc:
+        return _render_workspace(request, lease=held, status=409, error=str(exc))
+    if not request.htmx:
+        return redirect("labeling:workbench")
+    # Claim the next one; the skipped item is back in the queue for a colleague.
+    return _render_workspace(request, lease=_claim_next(request), notice="Skipped.")

@@ -1,0 +1,149 @@
+"""The demo world: synthetic merchants with hidden ground truth, a first model trained on a
+seed set of historical decisions, every merchant scored, and a queue drawn by Poisson
+sampling so that every merchant has a known, non-zero chance of review."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import transaction
+
+from labeling.models import ReviewItem
+from labeling.services import Enqueue, items_enqueue
+from supportability.audit import audit_record
+from supportability.ml.synthetic import generate_merchants
+from supportability.models import AuditEvent, GroundTruth, Merchant, ModelVersion, Score
+from supportability.roles import Role
+from supportability.services import (
+    SnapshotRow,
+    merchants_create,
+    merchants_score,
+    model_promote,
+    model_train,
+    model_version_register,
+    snapshot_create,
+    user_create,
+)
+
+from .services import DEMO_MODEL_NAME
+
+DEMO_USERS = (
+    ("analyst", Role.ANALYST, "analyst-demo-pw"),
+    ("analyst2", Role.ANALYST, "analyst2-demo-pw"),
+    ("lead", Role.LEAD, "lead-demo-pw"),
+    ("admin", Role.ADMIN, "admin-demo-pw"),
+)
+SEED_SHARE = 0.25  # historical decisions the first model learns from
+OVERLAP_SHARE = 0.10  # items that need two independent labels
+FLAG_THRESHOLD = 0.5
+MIN_PROPENSITY = 0.02  # no merchant has zero chance of review
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    created: bool
+    merchants: int
+    queued: int
+    model: str
+    users: tuple[tuple[str, str, str], ...] = DEMO_USERS
+
+
+def inclusion_probability(score: float) -> float:
+    """π grows with the square root of the score and is never below MIN_PROPENSITY."""
+    return min(1.0, max(MIN_PROPENSITY, 1.2 * math.sqrt(max(score, 0.0))))
+
+
+def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
+    """Create the demo world once; later calls only make sure the demo users exist."""
+    for username, role, password in DEMO_USERS:
+        user_create(username=username, role=role, password=password)
+    if AuditEvent.objects.filter(verb="demo.seed").exists():
+        champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+        return DemoSummary(
+            created=False,
+            merchants=Merchant.objects.count(),
+            queued=ReviewItem.objects.filter(status=ReviewItem.Status.QUEUED).count(),
+            model=str(champion) if champion else "",
+        )
+    rng = np.random.default_rng(seed)
+    world = generate_merchants(merchants, seed=seed)
+    with transaction.atomic():
+        created = merchants_create(
+            {
+                "external_id": m.external_id,
+                "name": m.name,
+                "country": m.country,
+                "mcc": m.mcc,
+                "url": m.url,
+                "description": m.description,
+                "website_text": m.website_text,
+                "refund_rate": m.refund_rate,
+                "dispute_rate": m.dispute_rate,
+                "cnp_share": m.cnp_share,
+                "account_age_days": m.account_age_days,
+                "monthly_volume": m.monthly_volume,
+            }
+            for m in world
+        )
+        ids = dict(Merchant.objects.values_list("external_id", "id"))
+        GroundTruth.objects.bulk_create(
+            [
+                GroundTruth(
+                    merchant_id=ids[m.external_id],
+                    decision=m.true_decision,
+                    category_slug=m.true_category,
+                )
+                for m in world
+            ],
+            batch_size=1_000,
+        )
+        seed_rows = [
+            SnapshotRow(ids[m.external_id], m.true_decision, m.true_category, "seed")
+            for m in world
+            if rng.random() < SEED_SHARE
+        ]
+        snapshot = snapshot_create(rows=seed_rows, filters={"source": "seed", "seed": seed})
+    trained = model_train(snapshot=snapshot, seed=seed)
+    model_version = model_version_register(
+        name=DEMO_MODEL_NAME, version="1", trained=trained, snapshot=snapshot
+    )
+    model_promote(model_version=model_version)
+    merchants_score(model_version=model_version)
+    seeded = {row.merchant_id for row in seed_rows}
+    entries = []
+    for merchant_id, score_id, probability in Score.objects.filter(
+        model_version=model_version
+    ).values_list("merchant_id", "id", "probability"):
+        if merchant_id in seeded:
+            continue
+        propensity = inclusion_probability(probability)
+        if rng.random() >= propensity:
+            continue
+        entries.append(
+            Enqueue(
+                merchant_id=merchant_id,
+                score_id=score_id,
+                priority=probability,
+                propensity=propensity,
+                reason=(
+                    ReviewItem.Reason.FLAGGED
+                    if probability >= FLAG_THRESHOLD
+                    else ReviewItem.Reason.AUDIT_SAMPLE
+                ),
+            )
+        )
+    with transaction.atomic():
+        queued = items_enqueue(entries=entries)
+        overlap = [e.merchant_id for e in entries if rng.random() < OVERLAP_SHARE]
+        ReviewItem.objects.filter(merchant_id__in=overlap).update(required_labels=2)
+        audit_record(
+            actor=None,
+            verb="demo.seed",
+            target=model_version,
+            after={"merchants": len(created), "queued": queued, "seed": seed},
+        )
+    return DemoSummary(
+        created=True, merchants=len(created), queued=queued, model=str(model_version)
+    )

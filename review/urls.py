@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "review"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("labels/", views.labels, name="labels"),
+    path("retrain/", views.retrain, name="retrain"),
+    path("runs/<int:run_id>/", views.run_status, name="run"),
+]

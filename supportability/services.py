@@ -1,0 +1,282 @@
+"""Writes of the core domain. Each service checks the current state, changes it in one
+transaction and records an audit event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser, Group
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .audit import audit_record
+from .ml.features import NUMERIC_FEATURES, merchant_text, numeric_matrix
+from .ml.model import TrainedModel, dump_model, load_model, sha256_of, train_model
+from .models import (
+    ApiToken,
+    LabelSnapshot,
+    LabelSnapshotRow,
+    Merchant,
+    ModelVersion,
+    PolicyCategory,
+    Score,
+)
+from .roles import Role
+
+SCORE_CHUNK = 2_000
+
+
+# --- users and tokens -------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(
+    *, username: str, role: Role, password: str | None = None, actor: Any = None
+) -> tuple[AbstractUser, str]:
+    """Create a user in one role, or put an existing one in it and reset the password.
+    Returns the user and the password (generated when none is given)."""
+    User = get_user_model()
+    password = password or secrets.token_urlsafe(12)
+    user, created = User.objects.get_or_create(username=username)
+    if role == Role.ADMIN:
+        user.is_superuser = True
+        user.is_staff = True
+    else:
+        group, _ = Group.objects.get_or_create(name=role.value)
+        user.groups.add(group)
+    user.set_password(password)
+    user.save()
+    audit_record(
+        actor=actor,
+        verb="user.create" if created else "user.update",
+        target=user,
+        after={"username": username, "role": role.value},
+    )
+    return user, password
+
+
+@transaction.atomic
+def token_create(
+    *, name: str, scopes: Sequence[str], actor: Any = None
+) -> tuple[ApiToken, str]:
+    """Create a service user and a bearer token for it. The secret is returned once; only
+    its SHA-256 is kept."""
+    unknown = set(scopes) - set(ApiToken.Scope.values)
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
+    if ApiToken.objects.filter(name=name).exists():
+        raise ValueError(f"a token named {name!r} exists already")
+    user, _ = user_create(username=f"svc-{name}", role=Role.SERVICE, actor=actor)
+    secret = "sr_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        name=name,
+        user=user,
+        prefix=secret[:10],
+        key_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+        scopes=sorted(set(scopes)),
+    )
+    audit_record(
+        actor=actor, verb="token.create", target=token, after={"name": name, "scopes": scopes}
+    )
+    return token, secret
+
+
+# --- snapshots and models -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    merchant_id: int
+    decision: str
+    category_slug: str
+    source: str
+    weight: float = 1.0
+
+
+def _rows_sha256(rows: Sequence[SnapshotRow]) -> str:
+    digest = hashlib.sha256()
+    for row in sorted(rows, key=lambda r: r.merchant_id):
+        line = [row.merchant_id, row.decision, row.category_slug, row.source, row.weight]
+        digest.update(json.dumps(line, separators=(",", ":")).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+@transaction.atomic
+def snapshot_create(
+    *, rows: Sequence[SnapshotRow], filters: dict[str, Any], actor: Any = None
+) -> LabelSnapshot:
+    """Freeze a set of training rows. The same rows always give the same content hash."""
+    snapshot = LabelSnapshot.objects.create(
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        filters=filters,
+        content_sha256=_rows_sha256(rows),
+        row_count=len(rows),
+    )
+    LabelSnapshotRow.objects.bulk_create(
+        [
+            LabelSnapshotRow(
+                snapshot=snapshot,
+                merchant_id=row.merchant_id,
+                decision=row.decision,
+                category_slug=row.category_slug,
+                source=row.source,
+                weight=row.weight,
+            )
+            for row in rows
+        ],
+        batch_size=1_000,
+    )
+    audit_record(
+        actor=actor,
+        verb="snapshot.create",
+        target=snapshot,
+        after={"rows": len(rows), "sha256": snapshot.content_sha256, "filters": filters},
+    )
+    return snapshot
+
+
+def merchant_features(merchants: Sequence[Merchant]) -> tuple[list[str], Any]:
+    texts = [
+        merchant_text(m.name, m.description, m.website_text, country=m.country, mcc=m.mcc)
+        for m in merchants
+    ]
+    numeric = numeric_matrix([{f: getattr(m, f) for f in NUMERIC_FEATURES} for m in merchants])
+    return texts, numeric
+
+
+def model_train(*, snapshot: LabelSnapshot, seed: int = 0) -> TrainedModel:
+    """Fit a model on a snapshot's rows. Pure computation: nothing is written."""
+    rows = list(snapshot.rows.select_related("merchant").order_by("merchant_id"))
+    merchants = [row.merchant for row in rows]
+    texts, numeric = merchant_features(merchants)
+    return train_model(
+        texts,
+        numeric,
+        [row.decision for row in rows],
+        [row.category_slug for row in rows],
+        sample_weight=np.array([row.weight for row in rows], dtype=float),
+        seed=seed,
+    )
+
+
+@transaction.atomic
+def model_version_register(
+    *,
+    name: str,
+    version: str,
+    trained: TrainedModel,
+    snapshot: LabelSnapshot | None,
+    actor: Any = None,
+) -> ModelVersion:
+    blob = dump_model(trained)
+    model_version = ModelVersion.objects.create(
+        name=name,
+        version=version,
+        status=ModelVersion.Status.CANDIDATE,
+        artifact=blob,
+        artifact_sha256=sha256_of(blob),
+        metrics=trained.metrics,
+        snapshot=snapshot,
+    )
+    audit_record(
+        actor=actor,
+        verb="model.register",
+        target=model_version,
+        after={"name": name, "version": version, "sha256": model_version.artifact_sha256},
+    )
+    return model_version
+
+
+@transaction.atomic
+def model_promote(*, model_version: ModelVersion, actor: Any = None) -> ModelVersion:
+    """Make a candidate the champion and retire the previous champion. Idempotent."""
+    model_version = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
+    if model_version.status == ModelVersion.Status.CHAMPION:
+        return model_version
+    if model_version.status != ModelVersion.Status.CANDIDATE:
+        raise ValueError(f"only a candidate can be promoted, not a {model_version.status} model")
+    previous = list(
+        ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.CHAMPION)
+    )
+    for old in previous:
+        old.status = ModelVersion.Status.RETIRED
+        old.save(update_fields=["status"])
+    model_version.status = ModelVersion.Status.CHAMPION
+    model_version.promoted_at = timezone.now()
+    model_version.save(update_fields=["status", "promoted_at"])
+    audit_record(
+        actor=actor,
+        verb="model.promote",
+        target=model_version,
+        before={"champion": [str(m) for m in previous]},
+        after={"champion": str(model_version)},
+    )
+    return model_version
+
+
+def champion() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+
+
+def merchants_score(
+    *,
+    model_version: ModelVersion,
+    merchants: QuerySet[Merchant] | None = None,
+    chunk_size: int = SCORE_CHUNK,
+    actor: Any = None,
+) -> int:
+    """Score merchants with a stored model, chunk by chunk (one transaction per chunk, so a
+    crash loses at most a chunk). Safe to run twice: existing scores are kept."""
+    if model_version.artifact is None:
+        raise ValueError(f"{model_version} has no artifact to score with")
+    trained = load_model(bytes(model_version.artifact))
+    categories = dict(PolicyCategory.objects.values_list("slug", "id"))
+    queryset = (merchants if merchants is not None else Merchant.objects.all()).order_by("id")
+    scored = 0
+    last_id = 0
+    while True:
+        chunk = list(queryset.filter(id__gt=last_id)[:chunk_size])
+        if not chunk:
+            break
+        last_id = chunk[-1].id
+        texts, numeric = merchant_features(chunk)
+        predictions = trained.predict(texts, numeric)
+        with transaction.atomic():
+            Score.objects.bulk_create(
+                [
+                    Score(
+                        merchant=merchant,
+                        model_version=model_version,
+                        probability=min(1.0, max(0.0, float(prediction.probability))),
+                        predicted_category_id=categories.get(prediction.category),
+                        explanation=prediction.explanation,
+                    )
+                    for merchant, prediction in zip(chunk, predictions, strict=True)
+                ],
+                batch_size=500,
+                ignore_conflicts=True,
+            )
+        scored += len(chunk)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            verb="model.score",
+            target=model_version,
+            after={"merchants_scored": scored},
+        )
+    return scored
+
+
+def merchants_create(rows: Iterable[dict[str, Any]]) -> list[Merchant]:
+    """Bulk insert new merchants (the demo seed and the intake API use this inside their own
+    transaction and audit)."""
+    return Merchant.objects.bulk_create([Merchant(**row) for row in rows], batch_size=1_000)

@@ -1,0 +1,101 @@
+"""factory_boy factories: every test builds the few rows it needs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from labeling.models import Lease, ReviewItem
+from supportability.models import Merchant, ModelVersion, PolicyCategory, Score
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("pw-for-tests")
+
+    @classmethod
+    def _create(  # role= puts the user in a group ("admin" makes a superuser)
+        cls, model_class: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        role = kwargs.pop("role", "analyst")
+        user = super()._create(model_class, *args, **kwargs)
+        if role == "admin":
+            user.is_superuser = True
+            user.is_staff = True
+            user.save(update_fields=["is_superuser", "is_staff"])
+        elif role:
+            group, _ = Group.objects.get_or_create(name=role)
+            user.groups.add(group)
+        return user
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Merchant
+
+    external_id = factory.Sequence(lambda n: f"T{n:06d}")
+    name = factory.Sequence(lambda n: f"Test Merchant {n}")
+    country = "US"
+    mcc = "5999"
+    url = factory.LazyAttribute(lambda m: f"https://{m.external_id.lower()}.example")
+    description = "We sell everyday things."
+    website_text = "Free shipping on orders over $50."
+    refund_rate = 0.02
+    dispute_rate = 0.002
+    cnp_share = 0.5
+    account_age_days = 400
+    monthly_volume = 25_000.0
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelVersion
+
+    name = "detector"
+    version = factory.Sequence(lambda n: f"v{n}")
+    status = ModelVersion.Status.EXTERNAL
+
+
+class ScoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Score
+
+    merchant = factory.SubFactory(MerchantFactory)
+    model_version = factory.SubFactory(ModelVersionFactory)
+    probability = 0.8
+    predicted_category = factory.LazyFunction(
+        lambda: PolicyCategory.objects.get(slug="pseudo-pharmaceuticals")
+    )
+    explanation = factory.LazyFunction(
+        lambda: {"terms": [["peptides", 1.2]], "features": [["dispute_rate", 0.01, 0.4]]}
+    )
+
+
+class ReviewItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReviewItem
+
+    merchant = factory.SubFactory(MerchantFactory)
+    score = factory.SubFactory(ScoreFactory, merchant=factory.SelfAttribute("..merchant"))
+    reason = ReviewItem.Reason.FLAGGED
+    priority = factory.SelfAttribute("score.probability")
+    propensity = 1.0
+
+
+class LeaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lease
+
+    item = factory.SubFactory(ReviewItemFactory, status=ReviewItem.Status.LEASED)
+    holder = factory.SubFactory(UserFactory)
+    claimed_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyAttribute(lambda lease: lease.claimed_at + timedelta(minutes=10))

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from labeling.models import Label, Lease
+from supportability.services import token_create
+from tests.factories import ReviewItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def _body(lease_token: str, **overrides) -> dict:
+    body = {
+        "lease": lease_token,
+        "decision": "prohibited",
+        "category": "pseudo-pharmaceuticals",
+        "rationale": "Unapproved peptides marketed for injection.",
+        "idempotency_key": "key-1",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_claim_returns_item_with_merchant_score_and_lease(analyst):
+    item = ReviewItemFactory(merchant__name="<script>alert(1)</script> Labs")
+    response = client_for(analyst).post("/api/v1/queue/claim/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["item"]["id"] == item.pk
+    assert body["item"]["merchant"]["name"] == "<script>alert(1)</script> Labs"
+    assert body["item"]["score"]["probability"] == pytest.approx(0.8)
+    assert body["lease"]["token"] == str(Lease.objects.get().token)
+
+
+def test_claim_on_empty_queue_is_204(analyst):
+    assert client_for(analyst).post("/api/v1/queue/claim/").status_code == 204
+
+
+def test_label_then_repeat_is_201_then_200_with_one_label(analyst):
+    item = ReviewItemFactory()
+    client = client_for(analyst)
+    token = client.post("/api/v1/queue/claim/").json()["lease"]["token"]
+    first = client.post(f"/api/v1/items/{item.pk}/labels/", _body(token), format="json")
+    again = client.post(f"/api/v1/items/{item.pk}/labels/", _body(token), format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert first.json()["analyst"] == analyst.username
+    assert Label.objects.count() == 1
+
+
+def test_label_with_stale_lease_is_409(analyst):
+    item = ReviewItemFactory()
+    client = client_for(analyst)
+    token = client.post("/api/v1/queue/claim/").json()["lease"]["token"]
+    Lease.objects.update(expires_at=timezone.now() - timedelta(seconds=5))
+    response = client.post(f"/api/v1/items/{item.pk}/labels/", _body(token), format="json")
+    assert response.status_code == 409
+    assert "expired" in response.json()["detail"]
+    assert not Label.objects.exists()
+
+
+def test_label_with_someone_elses_lease_is_409(make_user):
+    item = ReviewItemFactory()
+    token = client_for(make_user(username="x")).post("/api/v1/queue/claim/").json()["lease"]["token"]
+    response = client_for(make_user(username="y")).post(
+        f"/api/v1/items/{item.pk}/labels/", _body(token), format="json"
+    )
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"decision": "maybe"}, "decision"),
+        ({"lease": "not-a-uuid"}, "lease"),
+        ({"rationale": ""}, "rationale"),
+        ({"category": "none"}, "category"),
+        ({"idempotency_key": ""}, "idempotency_key"),
+    ],
+)
+def test_bad_label_is_400_naming_the_field(analyst, overrides, field):
+    item = ReviewItemFactory()
+    client = client_for(analyst)
+    token = client.post("/api/v1/queue/claim/").json()["lease"]["token"]
+    response = client.post(
+        f"/api/v1/items/{item.pk}/labels/", _body(token, **overrides), format="json"
+    )
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not Label.objects.exists()
+
+
+def test_label_feed_is_cursor_paginated_for_leads_and_token_readers(analyst, lead):
+    client = client_for(analyst)
+    for i in range(3):
+        item = ReviewItemFactory()
+        token = client.post("/api/v1/queue/claim/").json()["lease"]["token"]
+        client.post(
+            f"/api/v1/items/{item.pk}/labels/", _body(token, idempotency_key=f"k{i}"), format="json"
+        )
+    page = client_for(lead).get("/api/v1/labels/?page_size=2").json()
+    assert len(page["results"]) == 2 and page["next"]
+    rest = client_for(lead).get(page["next"]).json()
+    assert len(rest["results"]) == 1 and rest["next"] is None
+    _, secret = token_create(name="trainer", scopes=["labels:read"])
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert len(reader.get("/api/v1/labels/").json()["results"]) == 3
+
+
+def test_role_and_scope_matrix(analyst, lead, make_user):
+    anonymous = APIClient()
+    service = client_for(make_user("service", username="svc"))
+    assert anonymous.post("/api/v1/queue/claim/").status_code in (401, 403)
+    assert service.post("/api/v1/queue/claim/").status_code == 403
+    assert client_for(analyst).get("/api/v1/labels/").status_code == 403
+    assert client_for(lead).post("/api/v1/queue/claim/").status_code == 204
+    _, secret = token_create(name="flags-only", scopes=["flags:write"])
+    flags_only = APIClient()
+    flags_only.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert flags_only.post("/api/v1/queue/claim/").status_code == 403
+    assert flags_only.get("/api/v1/labels/").status_code == 403
+
+
+def test_openapi_schema_lists_the_endpoints(analyst):
+    response = client_for(analyst).get("/api/schema/?format=json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/v1/flags/",
+        "/api/v1/queue/claim/",
+        "/api/v1/items/{item_id}/labels/",
+        "/api/v1/labels/",
+    ):
+        assert path in paths

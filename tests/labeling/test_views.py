@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from labeling.models import Label, Lease
+from tests.factories import ReviewItemFactory
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _form(lease: Lease, **overrides) -> dict:
+    form = {
+        "lease": str(lease.token),
+        "decision": "prohibited",
+        "category": "pseudo-pharmaceuticals",
+        "rationale": "Peptides for injection.",
+        "idempotency_key": "k-1",
+    }
+    form.update(overrides)
+    return form
+
+
+def test_workbench_requires_login_and_a_labelling_role(make_user):
+    assert Client().get("/queue/").status_code == 302
+    assert logged_in(make_user("service", username="svc")).get("/queue/").status_code == 403
+    assert logged_in(make_user("analyst", username="a")).get("/queue/").status_code == 200
+
+
+def test_next_claims_and_returns_the_item_fragment(analyst):
+    ReviewItemFactory(merchant__name="Glow Wellness")
+    response = logged_in(analyst).post("/queue/next/", **HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html  # a fragment, not a page
+    assert "Glow Wellness" in html and 'id="label-form"' in html
+    assert Lease.objects.get().holder == analyst
+
+
+def test_merchant_text_is_escaped(analyst):
+    ReviewItemFactory(
+        merchant__name="<img src=x onerror=alert(1)>",
+        merchant__website_text="<script>alert('owned')</script>",
+    )
+    html = logged_in(analyst).post("/queue/next/", **HX).content.decode()
+    assert "<script>alert(" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;" in html
+
+
+def test_label_swaps_in_the_next_item(analyst):
+    first = ReviewItemFactory(priority=0.9, merchant__name="First Co")
+    ReviewItemFactory(priority=0.5, merchant__name="Second Co")
+    client = logged_in(analyst)
+    client.post("/queue/next/", **HX)
+    lease = Lease.objects.get()
+    response = client.post(f"/queue/items/{first.pk}/label/", _form(lease), **HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Labelled First Co as prohibited" in html
+    assert "Second Co" in html
+    assert Label.objects.get().item == first
+
+
+def test_label_without_rationale_is_400_with_the_field_named(analyst):
+    item = ReviewItemFactory()
+    client = logged_in(analyst)
+    client.post("/queue/next/", **HX)
+    lease = Lease.objects.get()
+    response = client.post(f"/queue/items/{item.pk}/label/", _form(lease, rationale=""), **HX)
+    assert response.status_code == 400
+    assert re.search(r'data-field="rationale">[^<]*rationale is required', response.content.decode())
+    assert not Label.objects.exists()
+
+
+def test_label_on_a_lease_lost_is_409(make_user):
+    item = ReviewItemFactory()
+    holder = logged_in(make_user(username="h"))
+    holder.post("/queue/next/", **HX)
+    lease = Lease.objects.get()
+    thief = logged_in(make_user(username="t"))
+    response = thief.post(f"/queue/items/{item.pk}/label/", _form(lease), **HX)
+    assert response.status_code == 409
+    assert "leased to another analyst" in response.content.decode()
+
+
+def test_skip_releases_and_claims_another(analyst):
+    skipped = ReviewItemFactory(priority=0.9)
+    other = ReviewItemFactory(priority=0.1)
+    client = logged_in(analyst)
+    client.post("/queue/next/", **HX)
+    lease = Lease.objects.get(item=skipped)
+    response = client.post(f"/queue/items/{skipped.pk}/release/", {"lease": str(lease.token)}, **HX)
+    assert response.status_code == 200
+    assert Lease.objects.get(holder=analyst, outcome="active").item == other
+
+
+def test_plain_post_without_htmx_redirects_to_the_page(analyst):
+    ReviewItemFactory()
+    response = logged_in(analyst).post("/queue/next/")
+    assert response.status_code == 302 and response["Location"] == "/queue/"
+
+
+def test_review_screen_query_count_is_constant(analyst, django_assert_max_num_queries):
+    ReviewItemFactory.create_batch(30)
+    client = logged_in(analyst)
+    client.post("/queue/next/", **HX)
+    with django_assert_max_num_queries(12):
+        client.get("/queue/")

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.management import call_command
+
+from labeling import services as labeling
+from labeling.models import ReviewItem
+from review import services
+from review.seeding import DEMO_USERS, demo_seed, inclusion_probability
+from supportability.models import (
+    AuditEvent,
+    GroundTruth,
+    LabelSnapshot,
+    Merchant,
+    ModelVersion,
+    Score,
+    TrainingRun,
+)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    return demo_seed(merchants=600, seed=11)
+
+
+def test_seed_builds_a_scored_world_and_a_sampled_queue(world):
+    assert world.created and world.merchants == 600
+    assert GroundTruth.objects.count() == 600
+    champion = ModelVersion.objects.get(status=ModelVersion.Status.CHAMPION)
+    assert champion.artifact_sha256 and len(champion.artifact_sha256) == 64
+    assert Score.objects.filter(model_version=champion).count() == 600
+    items = ReviewItem.objects.all()
+    assert items.exists()
+    # Every queued merchant carries the probability with which it was drawn.
+    for item in items:
+        assert item.propensity == pytest.approx(inclusion_probability(item.score.probability))
+        assert 0 < item.propensity <= 1
+    assert {u for u, _, _ in DEMO_USERS} <= set(
+        UserFactory._meta.model.objects.values_list("username", flat=True)
+    )
+
+
+def test_seed_is_idempotent(world):
+    again = demo_seed(merchants=600, seed=11)
+    assert not again.created
+    assert Merchant.objects.count() == 600
+    assert AuditEvent.objects.filter(verb="demo.seed").count() == 1
+
+
+def test_inclusion_probability_is_never_zero_and_grows_with_score():
+    values = [inclusion_probability(s) for s in (0.0, 0.001, 0.1, 0.5, 1.0)]
+    assert values[0] > 0
+    assert values == sorted(values)
+    assert values[-1] == 1.0
+
+
+def test_retrain_learns_from_analyst_labels_and_reprioritises_the_queue(
+    world, lead, django_capture_on_commit_callbacks
+):
+    analyst = UserFactory(username="ana", role="analyst")
+    lease = labeling.item_claim(user=analyst)
+    merchant_id = lease.item.merchant_id
+    labeling.label_submit(
+        user=analyst,
+        item_id=lease.item_id,
+        lease_token=lease.token,
+        data=labeling.LabelInput("prohibited", "weapons", "Sells unregistered rifles.", uuid.uuid4().hex),
+    )
+    first = ModelVersion.objects.get(status="champion")
+    with django_capture_on_commit_callbacks(execute=True):  # Celery is eager in tests
+        run = services.retrain_start(actor=lead)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.message
+    assert run.progress == 100
+    new = ModelVersion.objects.get(status="champion")
+    assert new != first
+    first.refresh_from_db()
+    assert first.status == ModelVersion.Status.RETIRED
+    row = run.snapshot.rows.get(merchant_id=merchant_id)
+    assert (row.decision, row.category_slug, row.source) == ("prohibited", "weapons", "analyst")
+    assert Score.objects.filter(model_version=new).count() == 600
+    queued = ReviewItem.objects.filter(status="queued").select_related("score")
+    assert queued and all(item.score.model_version_id == new.pk for item in queued)
+    assert all(item.priority == item.score.probability for item in queued)
+    verbs = set(AuditEvent.objects.values_list("verb", flat=True))
+    assert {"retrain.start", "snapshot.create", "model.register", "model.promote"} <= verbs
+    assert {"queue.reprioritise", "retrain.finish"} <= verbs
+
+
+def test_second_retrain_while_one_is_active_is_refused(world, lead):
+    TrainingRun.objects.create(status=TrainingRun.Status.RUNNING)
+    with pytest.raises(services.RetrainBusy):
+        services.retrain_start(actor=lead)
+
+
+def test_retrain_on_single_class_data_fails_with_a_clear_message(
+    lead, django_capture_on_commit_callbacks
+):
+    # No seed world: only one supportable label exists.
+    from tests.factories import MerchantFactory
+
+    from supportability.services import SnapshotRow, snapshot_create
+
+    merchant = MerchantFactory()
+    snapshot_create(rows=[SnapshotRow(merchant.pk, "supportable", "none", "seed")], filters={"source": "seed"})
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.retrain_start(actor=lead)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.message
+    assert not ModelVersion.objects.exists()
+    assert LabelSnapshot.objects.count() == 2
+
+
+def test_lead_presses_retrain_and_sees_progress(
+    world, lead, client, django_capture_on_commit_callbacks
+):
+    client.force_login(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/lead/retrain/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    run = TrainingRun.objects.get()
+    html = client.get(f"/lead/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert f"Retraining #{run.pk} succeeded" in html
+
+
+def test_management_commands(world, capsys):
+    call_command("create_user", "carol", "--role", "analyst", "--password", "pw-carol-123")
+    call_command("create_token", "pusher", "--scopes", "flags:write", "labels:read")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("sr_") and " " not in out[-1]
+    call_command("retrain")
+    assert TrainingRun.objects.get().status == TrainingRun.Status.SUCCEEDED

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.test import Client
+
+from labeling import services as labeling
+from supportability.models import AuditEvent
+from tests.factories import ReviewItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_lead_pages_are_lead_only(analyst, lead):
+    for url in ("/lead/", "/lead/labels/"):
+        assert Client().get(url).status_code == 302
+        assert logged_in(analyst).get(url).status_code == 403
+        assert logged_in(lead).get(url).status_code == 200
+    assert logged_in(analyst).post("/lead/retrain/").status_code == 403
+
+
+def test_lead_sees_the_label_who_made_it_and_when(analyst, lead):
+    item = ReviewItemFactory(merchant__name="Replica Watches Outlet")
+    lease = labeling.item_claim(user=analyst)
+    label, _ = labeling.label_submit(
+        user=analyst,
+        item_id=item.pk,
+        lease_token=lease.token,
+        data=labeling.LabelInput("prohibited", "counterfeit-goods", "Replicas of luxury brands.", uuid.uuid4().hex),
+    )
+    html = logged_in(lead).get("/lead/labels/").content.decode()
+    row = html[html.index(f'data-label="{label.pk}"') :]
+    assert "Replica Watches Outlet" in row
+    assert ">ana<" in row
+    assert label.created_at.strftime("%Y-%m-%d %H:%M:%S") in row
+    assert "Counterfeit goods" in row
+
+
+def test_home_sends_each_role_to_its_page(analyst, lead):
+    assert logged_in(analyst).get("/")["Location"] == "/queue/"
+    assert logged_in(lead).get("/")["Location"] == "/lead/"
+
+
+def test_dashboard_shows_audit_events(lead):
+    ReviewItemFactory()
+    labeling.item_claim(user=lead)
+    assert AuditEvent.objects.filter(verb="item.claim").exists()
+    assert "item.claim" in logged_in(lead).get("/lead/").content.decode()
