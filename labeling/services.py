@@ -54,8 +54,8 @@ def _lease_ttl() -> timedelta:
 @transaction.atomic
 def item_claim(*, user: Any) -> Lease | None:
     """Lease the next item to `user`: the highest priority queued item they have not
-    labelled nor skipped in the last hour. An analyst holding a live lease gets it back (one item at a time), so two tabs
-    cannot hoard the queue. Returns None when nothing is available."""
+    labelled nor skipped in the last hour. An analyst holding a live lease gets it back
+    (one item at a time), so two tabs cannot hoard the queue. None when nothing is left."""
     now = timezone.now()
     held = (
         Lease.objects.select_related("item")
@@ -392,7 +392,9 @@ def flags_ingest(*, rows: Sequence[dict[str, Any]], actor: Any) -> IntakeResult:
         merchant = merchants.get(ext)
         if merchant is None:
             continue
-        diff = {k: v for k, v in fields.items() if k in MERCHANT_FIELDS and getattr(merchant, k) != v}
+        diff = {
+            k: v for k, v in fields.items() if k in MERCHANT_FIELDS and getattr(merchant, k) != v
+        }
         if diff:
             for key, value in diff.items():
                 setattr(merchant, key, value)

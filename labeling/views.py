@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from supportability.access import role_required
+from supportability.access import HtmxHttpRequest, role_required
 from supportability.roles import LABELLERS
 
 from . import selectors, services
@@ -19,7 +19,7 @@ from .models import Lease
 
 
 def _render_workspace(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     *,
     lease: Lease | None,
     status: int = 200,
@@ -45,20 +45,20 @@ def _render_workspace(
     return render(request, template, context, status=status)
 
 
-def _claim_next(request: HttpRequest) -> Lease | None:
+def _claim_next(request: HtmxHttpRequest) -> Lease | None:
     lease = services.item_claim(user=request.user)
     return selectors.lease_for_review(lease_id=lease.pk) if lease else None
 
 
 @require_GET
 @role_required(*LABELLERS)
-def workbench(request: HttpRequest) -> HttpResponse:
+def workbench(request: HtmxHttpRequest) -> HttpResponse:
     return _render_workspace(request, lease=selectors.live_lease_of(user=request.user))
 
 
 @require_POST
 @role_required(*LABELLERS)
-def claim(request: HttpRequest) -> HttpResponse:
+def claim(request: HtmxHttpRequest) -> HttpResponse:
     lease = _claim_next(request)
     if not request.htmx:
         return redirect("labeling:workbench")
@@ -67,11 +67,11 @@ def claim(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(*LABELLERS)
-def label(request: HttpRequest, item_id: int) -> HttpResponse:
+def label(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     form = LabelForm(request.POST)
     held = selectors.live_lease_of(user=request.user)
     if not form.is_valid():
-        errors = {field: " ".join(msgs) for field, msgs in form.errors.items()}
+        errors = {field: " ".join(str(m) for m in msgs) for field, msgs in form.errors.items()}
         return _render_workspace(
             request, lease=held, status=400, form_errors=errors, form_data=request.POST.dict()
         )
@@ -103,7 +103,7 @@ def label(request: HttpRequest, item_id: int) -> HttpResponse:
 
 @require_POST
 @role_required(*LABELLERS)
-def release(request: HttpRequest, item_id: int) -> HttpResponse:
+def release(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     form = LeaseForm(request.POST)
     held = selectors.live_lease_of(user=request.user)
     if not form.is_valid():

@@ -29,7 +29,7 @@ from supportability.services import (
 
 from .services import DEMO_MODEL_NAME
 
-DEMO_USERS = (
+DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("analyst", Role.ANALYST, "analyst-demo-pw"),
     ("analyst2", Role.ANALYST, "analyst2-demo-pw"),
     ("lead", Role.LEAD, "lead-demo-pw"),
@@ -47,7 +47,7 @@ class DemoSummary:
     merchants: int
     queued: int
     model: str
-    users: tuple[tuple[str, str, str], ...] = DEMO_USERS
+    users: tuple[tuple[str, Role, str], ...] = DEMO_USERS
 
 
 def inclusion_probability(score: float) -> float:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling.selectors import labels_recent, queue_stats
-from supportability.access import role_required
+from supportability.access import HtmxHttpRequest, role_required
 from supportability.models import TrainingRun
 from supportability.roles import Role
 
@@ -17,7 +17,7 @@ from . import selectors, services
 
 @require_GET
 @role_required(Role.LEAD)
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "review/dashboard.html",
@@ -33,20 +33,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(Role.LEAD)
-def labels(request: HttpRequest) -> HttpResponse:
+def labels(request: HtmxHttpRequest) -> HttpResponse:
     """The live table of recent labels (polled by the dashboard)."""
     return render(request, "review/_labels.html", {"labels": labels_recent()})
 
 
 @require_POST
 @role_required(Role.LEAD)
-def retrain(request: HttpRequest) -> HttpResponse:
+def retrain(request: HtmxHttpRequest) -> HttpResponse:
     try:
         run = services.retrain_start(actor=request.user)
     except services.RetrainBusy as exc:
         if request.htmx:
             return render(
-                request, "review/_run.html", {"run": selectors.run_latest(), "error": str(exc)},
+                request,
+                "review/_run.html",
+                {"run": selectors.run_latest(), "error": str(exc)},
                 status=409,
             )
         messages.error(request, str(exc))
@@ -58,6 +60,6 @@ def retrain(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(Role.LEAD)
-def run_status(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_status(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=run_id)
     return render(request, "review/_run.html", {"run": run})

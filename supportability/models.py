@@ -119,6 +119,9 @@ class GroundTruth(models.Model):
     decision = models.CharField(max_length=16, choices=Decision.choices)
     category_slug = models.SlugField(max_length=64)
 
+    def __str__(self) -> str:
+        return f"truth for {self.merchant_id}: {self.decision}/{self.category_slug}"
+
 
 class ModelVersion(models.Model):
     class Status(models.TextChoices):
@@ -208,6 +211,9 @@ class LabelSnapshotRow(models.Model):
             models.UniqueConstraint(fields=["snapshot", "merchant"], name="one_row_per_merchant"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.merchant_id}: {self.decision}/{self.category_slug} ({self.source})"
+
 
 class TrainingRun(models.Model):
     """One retraining, as the lead sees it progress."""
@@ -246,6 +252,9 @@ class TrainingRun(models.Model):
                 name="one_active_training_run",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} ({self.status})"
 
     @property
     def is_active(self) -> bool:

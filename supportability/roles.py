@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from typing import Any
 
 
 class Role(StrEnum):
@@ -16,7 +13,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-def user_roles(user: AbstractBaseUser | AnonymousUser | Any) -> frozenset[str]:
+def user_roles(user: Any) -> frozenset[str]:
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return frozenset()
     cached: frozenset[str] | None = getattr(user, "_supportability_roles", None)

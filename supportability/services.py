@@ -8,7 +8,7 @@ import json
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -64,9 +64,7 @@ def user_create(
 
 
 @transaction.atomic
-def token_create(
-    *, name: str, scopes: Sequence[str], actor: Any = None
-) -> tuple[ApiToken, str]:
+def token_create(*, name: str, scopes: Sequence[str], actor: Any = None) -> tuple[ApiToken, str]:
     """Create a service user and a bearer token for it. The secret is returned once; only
     its SHA-256 is kept."""
     unknown = set(scopes) - set(ApiToken.Scope.values)
@@ -78,7 +76,7 @@ def token_create(
     secret = "sr_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         name=name,
-        user=user,
+        user=cast(Any, user),
         prefix=secret[:10],
         key_sha256=hashlib.sha256(secret.encode()).hexdigest(),
         scopes=sorted(set(scopes)),

@@ -12,7 +12,11 @@ from review.services import retrain_start
 from supportability.celery import app
 from supportability.models import ModelVersion, TrainingRun
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("taxonomy")]
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("taxonomy"),
+]
 
 
 def test_retrain_runs_on_a_real_worker_over_redis(settings, lead):

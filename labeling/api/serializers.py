@@ -16,7 +16,9 @@ class MerchantInSerializer(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Z]{2}$", help_text="ISO 3166-1 alpha-2, upper case")
     mcc = serializers.RegexField(r"^\d{4}$", help_text="four-digit merchant category code")
     url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=10_000
+    )
     website_text = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=100_000
     )
@@ -90,7 +92,9 @@ class MerchantOutSerializer(serializers.ModelSerializer):
 
 class ScoreOutSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.__str__")
-    predicted_category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    predicted_category: serializers.SlugRelatedField[PolicyCategory] = (
+        serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    )
 
     class Meta:
         model = Score
@@ -121,12 +125,16 @@ class LabelInSerializer(serializers.Serializer):
     lease = serializers.UUIDField(help_text="the token of your live lease on the item")
     decision = serializers.ChoiceField(choices=Decision.choices)
     category = serializers.SlugField(required=False, allow_blank=True, default="")
-    rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=5_000)
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=5_000
+    )
     idempotency_key = serializers.CharField(max_length=64)
 
 
 class LabelOutSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    category: serializers.SlugRelatedField[PolicyCategory] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     analyst = serializers.CharField(source="analyst.get_username", read_only=True)
     merchant = serializers.CharField(source="merchant.external_id", read_only=True)
     policy_version = serializers.CharField(source="policy_version.version", read_only=True)

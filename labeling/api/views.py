@@ -118,8 +118,6 @@ class LabelListView(APIView):
     @extend_schema(responses={200: LabelOutSerializer(many=True)}, summary="Labels, newest first")
     def get(self, request: Request) -> Response:
         paginator = LabelCursor()
-        queryset = Label.objects.select_related(
-            "analyst", "category", "merchant", "policy_version"
-        )
+        queryset = Label.objects.select_related("analyst", "category", "merchant", "policy_version")
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(LabelOutSerializer(page, many=True).data)

@@ -12,8 +12,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(response.data, dict) and "detail" not in response.data:
-        response.data = {"detail": "Invalid input.", "errors": response.data}
-    elif isinstance(response.data, list):
+    data = response.data
+    if isinstance(data, list) or (isinstance(data, dict) and "detail" not in data):
         response.data = {"detail": "Invalid input.", "errors": response.data}
     return response

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("DEBUG", "0")
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")  # noqa: S105
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 
-from .base import *  # noqa: E402, F403
-from .base import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
+from .base import *  # noqa: F403
+from .base import DATABASES, STATIC_ROOT, VAR_DIR
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["NAME"] = ":memory:"

@@ -11,7 +11,11 @@ import pytest
 from labeling.models import Label
 from tests.factories import ReviewItemFactory, UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("taxonomy")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("taxonomy"),
+]
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -90,7 +94,9 @@ def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_serv
     page.wait_for_selector("#claim-next")
     assert page.url == url_before  # no full page load: htmx swapped the item in place
 
-    labels = list(Label.objects.order_by("id").values_list("merchant__name", "decision", "category__slug"))
+    labels = list(
+        Label.objects.order_by("id").values_list("merchant__name", "decision", "category__slug")
+    )
     assert labels == [
         ("Peptide Research Supply", "prohibited", "pseudo-pharmaceuticals"),
         ("Corner Bakery", "supportable", "none"),

@@ -71,7 +71,9 @@ def test_label_with_stale_lease_is_409(analyst):
 
 def test_label_with_someone_elses_lease_is_409(make_user):
     item = ReviewItemFactory()
-    token = client_for(make_user(username="x")).post("/api/v1/queue/claim/").json()["lease"]["token"]
+    token = (
+        client_for(make_user(username="x")).post("/api/v1/queue/claim/").json()["lease"]["token"]
+    )
     response = client_for(make_user(username="y")).post(
         f"/api/v1/items/{item.pk}/labels/", _body(token), format="json"
     )

@@ -13,7 +13,11 @@ from labeling import services
 from labeling.models import Lease
 from tests.factories import ReviewItemFactory, UserFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("taxonomy")]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("taxonomy"),
+]
 
 
 def test_eight_threads_claim_two_hundred_items_without_a_duplicate():

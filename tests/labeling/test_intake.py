@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -42,10 +43,10 @@ def detector() -> APIClient:
     return client
 
 
-def _rows(n: int) -> list[dict]:
+def _rows(n: int) -> list[dict[str, Any]]:
     rows = []
     for i in range(n):
-        row = copy.deepcopy(ROW)
+        row: dict[str, Any] = copy.deepcopy(ROW)
         row["merchant"]["external_id"] = f"EXT-{i}"
         rows.append(row)
     return rows

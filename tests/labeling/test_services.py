@@ -148,7 +148,10 @@ def test_supportable_without_category_means_none(analyst):
     item = ReviewItemFactory()
     lease = services.item_claim(user=analyst)
     label, _ = services.label_submit(
-        user=analyst, item_id=item.pk, lease_token=lease.token, data=_label("supportable", "", rationale="")
+        user=analyst,
+        item_id=item.pk,
+        lease_token=lease.token,
+        data=_label("supportable", "", rationale=""),
     )
     assert label.category.slug == "none"
 

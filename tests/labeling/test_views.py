@@ -78,7 +78,9 @@ def test_label_without_rationale_is_400_with_the_field_named(analyst):
     lease = Lease.objects.get()
     response = client.post(f"/queue/items/{item.pk}/label/", _form(lease, rationale=""), **HX)
     assert response.status_code == 400
-    assert re.search(r'data-field="rationale">[^<]*rationale is required', response.content.decode())
+    assert re.search(
+        r'data-field="rationale">[^<]*rationale is required', response.content.decode()
+    )
     assert not Label.objects.exists()
 
 

@@ -69,7 +69,9 @@ def test_retrain_learns_from_analyst_labels_and_reprioritises_the_queue(
         user=analyst,
         item_id=lease.item_id,
         lease_token=lease.token,
-        data=labeling.LabelInput("prohibited", "weapons", "Sells unregistered rifles.", uuid.uuid4().hex),
+        data=labeling.LabelInput(
+            "prohibited", "weapons", "Sells unregistered rifles.", uuid.uuid4().hex
+        ),
     )
     first = ModelVersion.objects.get(status="champion")
     with django_capture_on_commit_callbacks(execute=True):  # Celery is eager in tests
@@ -102,12 +104,13 @@ def test_retrain_on_single_class_data_fails_with_a_clear_message(
     lead, django_capture_on_commit_callbacks
 ):
     # No seed world: only one supportable label exists.
+    from supportability.services import SnapshotRow, snapshot_create
     from tests.factories import MerchantFactory
 
-    from supportability.services import SnapshotRow, snapshot_create
-
     merchant = MerchantFactory()
-    snapshot_create(rows=[SnapshotRow(merchant.pk, "supportable", "none", "seed")], filters={"source": "seed"})
+    snapshot_create(
+        rows=[SnapshotRow(merchant.pk, "supportable", "none", "seed")], filters={"source": "seed"}
+    )
     with django_capture_on_commit_callbacks(execute=True):
         run = services.retrain_start(actor=lead)
     run.refresh_from_db()

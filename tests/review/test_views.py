@@ -33,7 +33,9 @@ def test_lead_sees_the_label_who_made_it_and_when(analyst, lead):
         user=analyst,
         item_id=item.pk,
         lease_token=lease.token,
-        data=labeling.LabelInput("prohibited", "counterfeit-goods", "Replicas of luxury brands.", uuid.uuid4().hex),
+        data=labeling.LabelInput(
+            "prohibited", "counterfeit-goods", "Replicas of luxury brands.", uuid.uuid4().hex
+        ),
     )
     html = logged_in(lead).get("/lead/labels/").content.decode()
     row = html[html.index(f'data-label="{label.pk}"') :]

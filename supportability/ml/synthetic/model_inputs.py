@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..features import NUMERIC_FEATURES, merchant_text, numeric_matrix
+from ..taxonomy import VIOLATING_DECISIONS
 from .merchants import SyntheticMerchant
 
 
@@ -22,7 +23,7 @@ class ModelInputs:
     @property
     def violating(self) -> np.ndarray:
         """0/1 labels: 1 for restricted or prohibited."""
-        return np.array([d != "supportable" for d in self.decisions], dtype=np.int64)
+        return np.array([d in VIOLATING_DECISIONS for d in self.decisions], dtype=np.int64)
 
 
 def model_inputs(merchants: Sequence[SyntheticMerchant]) -> ModelInputs:
