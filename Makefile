@@ -13,7 +13,7 @@ PYTHON ?= python3
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install run migrate seed test test-fast lint format bench-queue clean
+.PHONY: help install run migrate seed test screenshots lint format clean
 
 help:
 	@echo "make run    - the demo on http://127.0.0.1:$(PORT) (SQLite, embedded broker, worker, beat)"
@@ -24,7 +24,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -qq --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -46,6 +46,9 @@ run: seed
 
 test: install
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+screenshots: install
+	SCREENSHOT_DIR=$(CURDIR)/docs REQUIRE_BROWSER=1 $(PY) -m pytest -p no:xdist tests/browser
 
 lint: install
 	$(VENV)/bin/ruff check .

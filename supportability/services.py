@@ -236,7 +236,9 @@ def merchants_score(
     crash loses at most a chunk). Safe to run twice: existing scores are kept."""
     if model_version.artifact is None:
         raise ValueError(f"{model_version} has no artifact to score with")
-    trained = load_model(bytes(model_version.artifact))
+    trained = load_model(
+        bytes(model_version.artifact), expected_sha256=model_version.artifact_sha256
+    )
     categories = dict(PolicyCategory.objects.values_list("slug", "id"))
     queryset = (merchants if merchants is not None else Merchant.objects.all()).order_by("id")
     scored = 0

@@ -92,8 +92,8 @@ class MerchantOutSerializer(serializers.ModelSerializer):
 
 class ScoreOutSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.__str__")
-    predicted_category: serializers.SlugRelatedField[PolicyCategory] = (
-        serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    predicted_category: serializers.SlugRelatedField[PolicyCategory] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
     )
 
     class Meta:

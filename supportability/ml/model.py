@@ -217,8 +217,9 @@ def _train(
     scores = _out_of_fold_scores(matrix, y, weights, folds, seed)
     choice = choose_calibration(scores, y, weights, folds)
 
+    # the same splitter and seed give the same folds as above (and keep the blob small)
     calibrated = CalibratedClassifierCV(
-        _binary_classifier(seed), method=choice.method, cv=folds, ensemble=False
+        _binary_classifier(seed), method=choice.method, cv=splitter, ensemble=False
     )
     calibrated.fit(matrix, y, sample_weight=weights)
     explainer = calibrated.calibrated_classifiers_[0].estimator
@@ -308,6 +309,8 @@ def _check_weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
         raise TrainingDataError(f"sample_weight must have shape ({n},), got {weights.shape}")
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise TrainingDataError("sample_weight must be finite and non-negative")
+    if n and weights.sum() <= 0:
+        raise TrainingDataError("sample_weight must not be all zero")
     return weights
 
 

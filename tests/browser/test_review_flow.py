@@ -18,11 +18,15 @@ pytestmark = [
 ]
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Screenshots go under var/ (ignored by git); `make screenshots` refreshes the ones in docs/.
+SHOTS = Path(
+    os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots")
+)
 
 
 @pytest.fixture
 def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
     # Playwright's sync API runs an event loop in this thread; the Django ORM calls made by
     # the test itself are still synchronous, so allow them.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -81,7 +85,7 @@ def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_serv
     page.keyboard.press("Escape")
     page.keyboard.press("r")
     page.keyboard.type("Injectable peptides sold for human use.")
-    page.screenshot(path=str(DOCS / "review-screen.png"))
+    page.screenshot(path=str(SHOTS / "review-screen.png"))
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#merchant-name:has-text('Corner Bakery')")
     assert "Labelled Peptide Research Supply as prohibited" in page.inner_text(".queue-bar")
@@ -105,4 +109,4 @@ def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_serv
     lead_page.wait_for_selector("#labels-table tr:has-text('Corner Bakery')", timeout=10_000)
     table = lead_page.inner_text("#labels-table")
     assert "Peptide Research Supply" in table and "ana" in table
-    lead_page.screenshot(path=str(DOCS / "lead-dashboard.png"), full_page=True)
+    lead_page.screenshot(path=str(SHOTS / "lead-dashboard.png"), full_page=True)

@@ -23,8 +23,13 @@ def test_top_terms_match_a_row_by_row_computation() -> None:
 def test_features_are_sorted_by_absolute_contribution() -> None:
     numeric = np.array([[1.0, 1.0]])
     explanation = explain(
-        sp.csr_matrix((1, 3)), np.zeros(3), ["x", "y", "z"], numeric, numeric,
-        np.array([0.5, -2.0]), ["a", "b"],
+        sp.csr_matrix((1, 3)),
+        np.zeros(3),
+        ["x", "y", "z"],
+        numeric,
+        numeric,
+        np.array([0.5, -2.0]),
+        ["a", "b"],
     )[0]
     assert explanation["terms"] == []
     assert explanation["features"] == [["b", 1.0, -2.0], ["a", 1.0, 0.5]]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,7 +46,7 @@ def test_empty_rows_give_an_empty_matrix() -> None:
 
 
 def test_decimals_are_accepted() -> None:
-    row = {**ROW, "refund_rate": Decimal("0.05")}
+    row: dict[str, Any] = {**ROW, "refund_rate": Decimal("0.05")}
     assert numeric_matrix([row]) == pytest.approx(numeric_matrix([ROW]))
 
 
@@ -57,7 +58,7 @@ def test_decimals_are_accepted() -> None:
         ({**ROW, "monthly_volume": float("nan")}, "not finite"),
     ],
 )
-def test_bad_values_are_reported_by_row_and_feature(row: dict, message: str) -> None:
+def test_bad_values_are_reported_by_row_and_feature(row: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         numeric_matrix([row])
 

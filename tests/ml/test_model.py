@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from supportability.ml.features import NUMERIC_FEATURES
+from supportability.ml.features import NUMERIC_FEATURES, numeric_raw_values
 from supportability.ml.model import (
     ModelLoadError,
     TrainedModel,
@@ -22,10 +22,14 @@ from supportability.ml.synthetic import ModelInputs
 from supportability.ml.taxonomy import VIOLATION_CATEGORIES
 
 
-def _train(inputs: ModelInputs, **kwargs: object) -> TrainedModel:
+def _train(inputs: ModelInputs, *, sample_weight: np.ndarray | None = None) -> TrainedModel:
     return train_model(
-        inputs.texts, inputs.numeric, inputs.decisions, inputs.categories, **kwargs
-    )  # type: ignore[arg-type]
+        inputs.texts,
+        inputs.numeric,
+        inputs.decisions,
+        inputs.categories,
+        sample_weight=sample_weight,
+    )
 
 
 def test_empty_data_is_rejected() -> None:
@@ -46,9 +50,7 @@ def test_too_few_positives_are_rejected(small_world: ModelInputs) -> None:
     for i in range(4):
         decisions[i] = "prohibited"
     with pytest.raises(TrainingDataError, match="only 4 violating rows: need at least 5"):
-        train_model(
-            small_world.texts[:100], small_world.numeric[:100], decisions, ["none"] * 100
-        )
+        train_model(small_world.texts[:100], small_world.numeric[:100], decisions, ["none"] * 100)
 
 
 def test_only_unsure_rows_are_rejected(small_world: ModelInputs) -> None:
@@ -76,9 +78,7 @@ def test_negative_weights_are_rejected(small_world: ModelInputs) -> None:
 def test_unsure_rows_are_dropped(small_world: ModelInputs) -> None:
     decisions = list(small_world.decisions)
     decisions[:10] = ["unsure"] * 10
-    model = train_model(
-        small_world.texts, small_world.numeric, decisions, small_world.categories
-    )
+    model = train_model(small_world.texts, small_world.numeric, decisions, small_world.categories)
     assert model.metrics["n_train"] == len(decisions) - 10
     assert model.metrics["n_dropped_unsure"] == 10
 
@@ -134,8 +134,6 @@ def test_explanation_shape(small_model: TrainedModel, small_world: ModelInputs) 
 def test_explanation_reports_raw_feature_values(
     small_model: TrainedModel, small_world: ModelInputs
 ) -> None:
-    from supportability.ml.features import numeric_raw_values
-
     prediction = small_model.predict(small_world.texts[:1], small_world.numeric[:1])[0]
     raw = dict(zip(NUMERIC_FEATURES, numeric_raw_values(small_world.numeric[:1])[0], strict=True))
     for name, value, _ in prediction.explanation["features"]:

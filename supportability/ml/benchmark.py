@@ -1,0 +1,60 @@
+"""Measure training time and held-out quality on the synthetic world.
+
+    python -m supportability.ml.benchmark --sizes 1000 5000 --holdout 2000
+
+Prints one JSON object per training size. Timings live here, never in test assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from .calibration import expected_calibration_error
+from .model import train_model
+from .synthetic import generate_merchants, model_inputs
+
+
+def benchmark(size: int, *, holdout: int, seed: int = 1) -> dict[str, object]:
+    train = model_inputs(generate_merchants(size, seed=seed))
+    test = model_inputs(generate_merchants(holdout, seed=seed + 1000))
+    started = time.perf_counter()
+    model = train_model(train.texts, train.numeric, train.decisions, train.categories, seed=seed)
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predictions = model.predict(test.texts, test.numeric)
+    predict_seconds = time.perf_counter() - started
+    probabilities = np.array([p.probability for p in predictions])
+    y = test.violating
+    return {
+        "n_train": size,
+        "n_holdout": holdout,
+        "train_seconds": round(train_seconds, 2),
+        "predict_seconds": round(predict_seconds, 2),
+        "calibration": model.metrics["calibration"],
+        "oof_roc_auc": model.metrics["roc_auc"],
+        "holdout_roc_auc": round(float(roc_auc_score(y, probabilities)), 4),
+        "holdout_average_precision": round(float(average_precision_score(y, probabilities)), 4),
+        "holdout_ece": round(expected_calibration_error(y, probabilities), 4),
+        "holdout_mean_probability": round(float(probabilities.mean()), 4),
+        "holdout_violating_rate": round(float(y.mean()), 4),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 5_000])
+    parser.add_argument("--holdout", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    for size in args.sizes:
+        print(json.dumps(benchmark(size, holdout=args.holdout, seed=args.seed)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
