@@ -286,6 +286,7 @@ class Enqueue:
     priority: float
     propensity: float
     reason: str
+    required_labels: int = 1
 
 
 def items_enqueue(*, entries: Sequence[Enqueue], actor: Any = None) -> int:
@@ -317,6 +318,7 @@ def items_enqueue(*, entries: Sequence[Enqueue], actor: Any = None) -> int:
             priority=entry.priority,
             propensity=entry.propensity,
             reason=entry.reason,
+            required_labels=entry.required_labels,
         )
     created = ReviewItem.objects.bulk_create(list(new.values()), batch_size=1_000)
     if raised:
@@ -331,7 +333,12 @@ def items_enqueue(*, entries: Sequence[Enqueue], actor: Any = None) -> int:
                 object_type="labeling.reviewitem",
                 object_id=str(item.pk),
                 merchant_id=item.merchant_id,
-                after={"reason": item.reason, "priority": item.priority, "π": item.propensity},
+                after={
+                    "reason": item.reason,
+                    "priority": item.priority,
+                    "propensity": item.propensity,
+                    "required_labels": item.required_labels,
+                },
             )
             for item in created
         ]

@@ -69,6 +69,8 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
         )
     rng = np.random.default_rng(seed)
     world = generate_merchants(merchants, seed=seed)
+    # All or nothing: a seed that fails half-way leaves no half-world behind to trip over
+    # the next `make run`.
     with transaction.atomic():
         created = merchants_create(
             {
@@ -87,7 +89,7 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
             }
             for m in world
         )
-        ids = dict(Merchant.objects.values_list("external_id", "id"))
+        ids = {m.external_id: m.pk for m in created}
         GroundTruth.objects.bulk_create(
             [
                 GroundTruth(
@@ -105,12 +107,30 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
             if rng.random() < SEED_SHARE
         ]
         snapshot = snapshot_create(rows=seed_rows, filters={"source": "seed", "seed": seed})
-    trained = model_train(snapshot=snapshot, seed=seed)
-    model_version = model_version_register(
-        name=DEMO_MODEL_NAME, version="1", trained=trained, snapshot=snapshot
+        trained = model_train(snapshot=snapshot, seed=seed)
+        model_version = model_version_register(
+            name=DEMO_MODEL_NAME, version="1", trained=trained, snapshot=snapshot
+        )
+        model_promote(model_version=model_version)
+        merchants_score(model_version=model_version)
+        queued = items_enqueue(entries=_sample_queue(model_version, seed_rows, rng))
+        audit_record(
+            actor=None,
+            verb="demo.seed",
+            target=model_version,
+            after={"merchants": len(created), "queued": queued, "seed": seed},
+        )
+    return DemoSummary(
+        created=True, merchants=len(created), queued=queued, model=str(model_version)
     )
-    model_promote(model_version=model_version)
-    merchants_score(model_version=model_version)
+
+
+def _sample_queue(
+    model_version: ModelVersion, seed_rows: list[SnapshotRow], rng: np.random.Generator
+) -> list[Enqueue]:
+    """Poisson sampling: each merchant enters the queue with its own probability π, kept on
+    the item. High scores are near-certain (flagged); every other merchant still has a
+    small chance (the audit sample)."""
     seeded = {row.merchant_id for row in seed_rows}
     entries = []
     for merchant_id, score_id, probability in Score.objects.filter(
@@ -132,18 +152,7 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
                     if probability >= FLAG_THRESHOLD
                     else ReviewItem.Reason.AUDIT_SAMPLE
                 ),
+                required_labels=2 if rng.random() < OVERLAP_SHARE else 1,
             )
         )
-    with transaction.atomic():
-        queued = items_enqueue(entries=entries)
-        overlap = [e.merchant_id for e in entries if rng.random() < OVERLAP_SHARE]
-        ReviewItem.objects.filter(merchant_id__in=overlap).update(required_labels=2)
-        audit_record(
-            actor=None,
-            verb="demo.seed",
-            target=model_version,
-            after={"merchants": len(created), "queued": queued, "seed": seed},
-        )
-    return DemoSummary(
-        created=True, merchants=len(created), queued=queued, model=str(model_version)
-    )
+    return entries

@@ -38,6 +38,14 @@ def labels(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "review/_labels.html", {"labels": labels_recent()})
 
 
+def _run_panel(
+    request: HtmxHttpRequest, run: TrainingRun | None, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    """The model panel: the latest retraining (polling while it runs) and the versions."""
+    context = {"run": run, "models": selectors.models_recent(), "error": error}
+    return render(request, "review/_run.html", context, status=status)
+
+
 @require_POST
 @role_required(Role.LEAD)
 def retrain(request: HtmxHttpRequest) -> HttpResponse:
@@ -45,16 +53,11 @@ def retrain(request: HtmxHttpRequest) -> HttpResponse:
         run = services.retrain_start(actor=request.user)
     except services.RetrainBusy as exc:
         if request.htmx:
-            return render(
-                request,
-                "review/_run.html",
-                {"run": selectors.run_latest(), "error": str(exc)},
-                status=409,
-            )
+            return _run_panel(request, selectors.run_latest(), error=str(exc), status=409)
         messages.error(request, str(exc))
         return redirect("review:dashboard")
     if request.htmx:
-        return render(request, "review/_run.html", {"run": run})
+        return _run_panel(request, run)
     return redirect("review:dashboard")
 
 
@@ -62,4 +65,4 @@ def retrain(request: HtmxHttpRequest) -> HttpResponse:
 @role_required(Role.LEAD)
 def run_status(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=run_id)
-    return render(request, "review/_run.html", {"run": run})
+    return _run_panel(request, run)

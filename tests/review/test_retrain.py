@@ -36,6 +36,8 @@ def test_seed_builds_a_scored_world_and_a_sampled_queue(world):
     assert Score.objects.filter(model_version=champion).count() == 600
     items = ReviewItem.objects.all()
     assert items.exists()
+    assert items.filter(required_labels=2).exists()  # some need two independent labels
+    assert items.filter(reason=ReviewItem.Reason.AUDIT_SAMPLE).exists()
     # Every queued merchant carries the probability with which it was drawn.
     for item in items:
         assert item.propensity == pytest.approx(inclusion_probability(item.score.probability))
@@ -130,6 +132,9 @@ def test_lead_presses_retrain_and_sees_progress(
     run = TrainingRun.objects.get()
     html = client.get(f"/lead/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert f"Retraining #{run.pk} succeeded" in html
+    champion = ModelVersion.objects.get(status="champion")
+    assert champion.version.endswith(f"run{run.pk}")
+    assert str(champion) in html  # the model table refreshes with the panel
 
 
 def test_management_commands(world, capsys):

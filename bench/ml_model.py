@@ -1,6 +1,6 @@
 """Measure training time and held-out quality on the synthetic world.
 
-    python -m supportability.ml.benchmark --sizes 1000 5000 --holdout 2000
+    python bench/ml_model.py --sizes 1000 5000 --holdout 2000
 
 Prints one JSON object per training size. Timings live here, never in test assertions.
 """
@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from .calibration import expected_calibration_error
-from .model import train_model
-from .synthetic import generate_merchants, model_inputs
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from supportability.ml.calibration import expected_calibration_error
+from supportability.ml.model import train_model
+from supportability.ml.synthetic import generate_merchants, model_inputs
 
 
 def benchmark(size: int, *, holdout: int, seed: int = 1) -> dict[str, object]:
