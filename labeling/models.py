@@ -19,10 +19,67 @@ from supportability.models import (
 )
 
 
+class Queue(models.Model):
+    """A stream of review work (per policy family, region...) with its own mix settings.
+    Analysts claim from the queues open to them; a lead can pause one."""
+
+    DEFAULT_SLUG = "general"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    paused = models.BooleanField(default=False)
+    # Open queues take any analyst; closed ones only their members.
+    open_to_all = models.BooleanField(default=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="review_queues"
+    )
+    # A role an analyst needs on top of membership (e.g. "lead" for a sanctions queue).
+    required_role = models.CharField(max_length=16, blank=True)
+    # Share of new items that need `overlap_k` independent, blind labels.
+    overlap_share = models.FloatField(default=0.10)
+    overlap_k = models.PositiveSmallIntegerField(default=2)
+    # Probability that a claim serves a gold item (a known answer) instead.
+    gold_rate = models.FloatField(default=0.05)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("slug",)
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(overlap_share__gte=0, overlap_share__lte=1), name="overlap_share_0_1"
+            ),
+            models.CheckConstraint(condition=Q(overlap_k__gte=2), name="overlap_k_at_least_2"),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0, gold_rate__lte=0.5), name="gold_rate_0_half"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GoldAnswer(models.Model):
+    """A merchant whose right answer a lead has set. Its review item is served to every
+    analyst once, mixed in with the rest, to measure their accuracy."""
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.PROTECT, related_name="gold")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    category = models.ForeignKey(PolicyCategory, on_delete=models.PROTECT, related_name="+")
+    rationale = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"gold {self.decision}/{self.category_id} for merchant {self.merchant_id}"
+
+
 class ReviewItem(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         LEASED = "leased", "Leased"
+        ESCALATED = "escalated", "Escalated to a lead"
         DONE = "done", "Done"
 
     class Reason(models.TextChoices):
@@ -31,8 +88,13 @@ class ReviewItem(models.Model):
         UPSTREAM = "upstream", "Flagged by an upstream detector"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="review_items")
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items")
+    # Set on gold items: they stay queued for ever, each analyst labelling them once.
+    gold = models.OneToOneField(
+        GoldAnswer, null=True, blank=True, on_delete=models.PROTECT, related_name="item"
+    )
     reason = models.CharField(max_length=16, choices=Reason.choices)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     priority = models.FloatField(default=0.0)
     score = models.ForeignKey(
         Score, null=True, blank=True, on_delete=models.PROTECT, related_name="review_items"
@@ -59,11 +121,20 @@ class ReviewItem(models.Model):
             models.CheckConstraint(condition=Q(required_labels__gte=1), name="needs_a_label"),
         ]
         indexes: ClassVar = [
-            # The claim reads the head of this index: queued items by priority.
+            # The claim reads the head of these indexes: queued, non-gold items by priority,
+            # across queues or in one. Partial, so done items never bloat them.
             models.Index(
                 fields=["-priority", "id"],
-                condition=Q(status="queued"),
+                condition=Q(status="queued", gold__isnull=True),
                 name="queued_by_priority",
+            ),
+            models.Index(
+                fields=["queue", "-priority", "id"],
+                condition=Q(status="queued", gold__isnull=True),
+                name="queued_by_queue_priority",
+            ),
+            models.Index(
+                fields=["queue"], condition=Q(gold__isnull=False), name="gold_items_by_queue"
             ),
         ]
 
@@ -83,6 +154,10 @@ class Lease(models.Model):
     item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="leases")
     holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The score shown with the item when it was claimed: what the analyst saw.
+    score = models.ForeignKey(
+        Score, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -95,9 +170,12 @@ class Lease(models.Model):
             models.UniqueConstraint(
                 fields=["item"], condition=Q(outcome="active"), name="one_active_lease_per_item"
             ),
+            # One item at a time per analyst: a second tab gets the same item back.
+            models.UniqueConstraint(
+                fields=["holder"], condition=Q(outcome="active"), name="one_active_lease_per_holder"
+            ),
         ]
         indexes: ClassVar = [
-            models.Index(fields=["holder"], condition=Q(outcome="active"), name="active_by_holder"),
             models.Index(
                 fields=["expires_at"], condition=Q(outcome="active"), name="active_by_expiry"
             ),
@@ -125,6 +203,8 @@ class Label(models.Model):
     )
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
     idempotency_key = models.CharField(max_length=64)
+    # On gold items: whether decision and category matched the known answer.
+    gold_correct = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,58 +5,93 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from supportability.models import PolicyCategory
+from supportability.roles import user_roles
 
-from .models import Label, Lease, ReviewItem
+from .models import Label, Lease, Queue, ReviewItem
+
+
+def queues_open_to(user: Any) -> list[Queue]:
+    """The unpaused queues `user` may claim from: open ones and those they are a member of,
+    less any that need a role they lack."""
+    roles = user_roles(user)
+    queues = Queue.objects.filter(paused=False).filter(Q(open_to_all=True) | Q(members=user))
+    return [q for q in queues.distinct() if not q.required_role or q.required_role in roles]
 
 
 @dataclass(frozen=True)
 class QueueStats:
+    queue: Queue | None  # None: all queues together
     queued: int
     leased: int
+    escalated: int
     done: int
     oldest_queued_seconds: float | None
 
 
-def queue_stats() -> QueueStats:
-    rows = {
-        row["status"]: row
-        for row in ReviewItem.objects.order_by()
-        .values("status")
+def queue_stats_by_queue() -> list[QueueStats]:
+    """Counts per status and the age of the oldest waiting item, per queue, in one query
+    (plus one for the queues). Gold items are not work waiting, so they are left out."""
+    now = timezone.now()
+    rows: dict[int, dict[str, Any]] = {}
+    for row in (
+        ReviewItem.objects.filter(gold__isnull=True)
+        .order_by()
+        .values("queue_id", "status")
         .annotate(n=Count("id"), oldest=Min("created_at"))
-    }
-    oldest = rows.get(ReviewItem.Status.QUEUED, {}).get("oldest")
+    ):
+        rows.setdefault(row["queue_id"], {})[row["status"]] = row
+    stats = []
+    for queue in Queue.objects.all():
+        by_status = rows.get(queue.pk, {})
+        oldest = by_status.get(ReviewItem.Status.QUEUED, {}).get("oldest")
+        stats.append(
+            QueueStats(
+                queue=queue,
+                queued=by_status.get(ReviewItem.Status.QUEUED, {}).get("n", 0),
+                leased=by_status.get(ReviewItem.Status.LEASED, {}).get("n", 0),
+                escalated=by_status.get(ReviewItem.Status.ESCALATED, {}).get("n", 0),
+                done=by_status.get(ReviewItem.Status.DONE, {}).get("n", 0),
+                oldest_queued_seconds=(now - oldest).total_seconds() if oldest else None,
+            )
+        )
+    return stats
+
+
+def queue_stats() -> QueueStats:
+    per_queue = queue_stats_by_queue()
+    ages = [s.oldest_queued_seconds for s in per_queue if s.oldest_queued_seconds is not None]
     return QueueStats(
-        queued=rows.get(ReviewItem.Status.QUEUED, {}).get("n", 0),
-        leased=rows.get(ReviewItem.Status.LEASED, {}).get("n", 0),
-        done=rows.get(ReviewItem.Status.DONE, {}).get("n", 0),
-        oldest_queued_seconds=(timezone.now() - oldest).total_seconds() if oldest else None,
+        queue=None,
+        queued=sum(s.queued for s in per_queue),
+        leased=sum(s.leased for s in per_queue),
+        escalated=sum(s.escalated for s in per_queue),
+        done=sum(s.done for s in per_queue),
+        oldest_queued_seconds=max(ages) if ages else None,
     )
+
+
+REVIEW_RELATED = (
+    "item__merchant",
+    "score__model_version",
+    "score__predicted_category",
+)
 
 
 def lease_for_review(*, lease_id: int) -> Lease:
     """A lease with everything the review screen shows, in one query."""
-    return Lease.objects.select_related(
-        "item__merchant",
-        "item__score__model_version",
-        "item__score__predicted_category",
-    ).get(pk=lease_id)
+    return Lease.objects.select_related(*REVIEW_RELATED).get(pk=lease_id)
 
 
 def live_lease_of(*, user: Any) -> Lease | None:
-    lease = (
-        Lease.objects.select_related(
-            "item__merchant",
-            "item__score__model_version",
-            "item__score__predicted_category",
-        )
+    return (
+        Lease.objects.select_related(*REVIEW_RELATED)
         .filter(holder=user, outcome=Lease.Outcome.ACTIVE, expires_at__gt=timezone.now())
         .first()
     )
-    return lease
 
 
 def assignable_categories() -> list[PolicyCategory]:

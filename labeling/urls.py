@@ -10,4 +10,5 @@ urlpatterns = [
     path("next/", views.claim, name="claim"),
     path("items/<int:item_id>/label/", views.label, name="label"),
     path("items/<int:item_id>/release/", views.release, name="release"),
+    path("items/<int:item_id>/heartbeat/", views.heartbeat, name="heartbeat"),
 ]

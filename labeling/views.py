@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -32,7 +33,8 @@ def _render_workspace(
         "lease": lease,
         "item": lease.item if lease else None,
         "merchant": lease.item.merchant if lease else None,
-        "score": lease.item.score if lease else None,
+        # What the analyst is shown, and what their label records as seen.
+        "score": lease.score if lease else None,
         "categories": selectors.assignable_categories(),
         "form_errors": form_errors or {},
         "form_data": form_data or {},
@@ -40,13 +42,15 @@ def _render_workspace(
         "notice": notice,
         "error": error,
         "stats": selectors.queue_stats(),
+        # Well inside the lease, so one lost heartbeat does not lose the item.
+        "heartbeat_seconds": max(5, settings.LEASE_SECONDS // 5),
     }
     template = "labeling/_item.html" if request.htmx else "labeling/workbench.html"
     return render(request, template, context, status=status)
 
 
 def _claim_next(request: HtmxHttpRequest) -> Lease | None:
-    lease = services.item_claim(user=request.user)
+    lease = services.item_claim(user=request.user, queue=request.POST.get("queue") or None)
     return selectors.lease_for_review(lease_id=lease.pk) if lease else None
 
 
@@ -70,10 +74,11 @@ def claim(request: HtmxHttpRequest) -> HttpResponse:
 def label(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     form = LabelForm(request.POST)
     held = selectors.live_lease_of(user=request.user)
+    typed = request.POST.dict()
     if not form.is_valid():
         errors = {field: " ".join(str(m) for m in msgs) for field, msgs in form.errors.items()}
         return _render_workspace(
-            request, lease=held, status=400, form_errors=errors, form_data=request.POST.dict()
+            request, lease=held, status=400, form_errors=errors, form_data=typed
         )
     data = services.LabelInput(
         decision=form.cleaned_data["decision"],
@@ -85,16 +90,14 @@ def label(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         saved, _ = services.label_submit(
             user=request.user, item_id=item_id, lease_token=form.cleaned_data["lease"], data=data
         )
-    except services.LabelInvalid as exc:
+    except services.InvalidInput as exc:
         return _render_workspace(
-            request,
-            lease=held,
-            status=400,
-            form_errors={exc.field: exc.message},
-            form_data=request.POST.dict(),
+            request, lease=held, status=400, form_errors={exc.field: exc.message}, form_data=typed
         )
-    except services.LeaseLost as exc:
-        return _render_workspace(request, lease=held, status=409, error=str(exc))
+    except services.Conflict as exc:
+        # Keep what they typed if they still hold this item (e.g. a key reused by mistake).
+        kept = typed if held is not None and held.item_id == item_id else None
+        return _render_workspace(request, lease=held, status=409, error=str(exc), form_data=kept)
     notice = f"Labelled {saved.merchant.name} as {saved.decision} ({saved.category.name})."
     if not request.htmx:
         return redirect("labeling:workbench")
@@ -112,9 +115,26 @@ def release(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         services.lease_release(
             user=request.user, item_id=item_id, lease_token=form.cleaned_data["lease"]
         )
-    except services.LeaseLost as exc:
+    except services.Conflict as exc:
         return _render_workspace(request, lease=held, status=409, error=str(exc))
     if not request.htmx:
         return redirect("labeling:workbench")
     # Claim the next one; the skipped item is back in the queue for a colleague.
     return _render_workspace(request, lease=_claim_next(request), notice="Skipped.")
+
+
+@require_POST
+@role_required(*LABELLERS)
+def heartbeat(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    """Keep the lease alive while the screen is open. 204 when extended; 409 with a warning
+    fragment when the lease is gone (the analyst should reload before typing more)."""
+    form = LeaseForm(request.POST)
+    if not form.is_valid():
+        return render(request, "labeling/_lease_lost.html", {"error": "Lease missing."}, status=400)
+    try:
+        services.lease_heartbeat(
+            user=request.user, item_id=item_id, lease_token=form.cleaned_data["lease"]
+        )
+    except services.Conflict as exc:
+        return render(request, "labeling/_lease_lost.html", {"error": str(exc)}, status=409)
+    return HttpResponse(status=204)

@@ -36,7 +36,6 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("admin", Role.ADMIN, "admin-demo-pw"),
 )
 SEED_SHARE = 0.25  # historical decisions the first model learns from
-OVERLAP_SHARE = 0.10  # items that need two independent labels
 FLAG_THRESHOLD = 0.5
 MIN_PROPENSITY = 0.02  # no merchant has zero chance of review
 
@@ -152,7 +151,6 @@ def _sample_queue(
                     if probability >= FLAG_THRESHOLD
                     else ReviewItem.Reason.AUDIT_SAMPLE
                 ),
-                required_labels=2 if rng.random() < OVERLAP_SHARE else 1,
             )
         )
     return entries

@@ -5,21 +5,19 @@ here, in the top layer, because it reads labels (labeling) to train models (supp
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from labeling.models import Label, ReviewItem
+from labeling.models import Label
+from labeling.services import queue_reprioritise
 from supportability.audit import audit_record
 from supportability.ml.model import TrainingDataError
 from supportability.models import (
     Decision,
     LabelSnapshot,
-    ModelVersion,
-    Score,
     TrainingRun,
 )
 from supportability.services import (
@@ -44,6 +42,7 @@ def retrain_start(*, actor: Any, enqueue: bool = True) -> TrainingRun:
     Never two at once: the database refuses a second active run."""
     from .tasks import retrain
 
+    _runs_fail_stale()
     try:
         with transaction.atomic():
             run = TrainingRun.objects.create(requested_by=actor, step="queued")
@@ -53,6 +52,19 @@ def retrain_start(*, actor: Any, enqueue: bool = True) -> TrainingRun:
     if enqueue:
         retrain.delay_on_commit(run.pk)
     return run
+
+
+# Past the task's hard time limit a run that still holds the lock was lost with its worker
+# (killed, restarted); it must not block retraining for good.
+STALE_AFTER = timedelta(seconds=1_860 + 60)
+
+
+def _runs_fail_stale() -> None:
+    cutoff = timezone.now() - STALE_AFTER
+    for run in TrainingRun.objects.select_for_update().filter(
+        holds_lock=True, created_at__lt=cutoff
+    ):
+        _finish(run, status=TrainingRun.Status.FAILED, message="Lost with its worker; abandoned.")
 
 
 def _progress(run: TrainingRun, *, step: str, progress: int, **fields: Any) -> None:
@@ -114,11 +126,13 @@ def retrain_execute(*, run_id: int) -> TrainingRun:
             snapshot=snapshot,
             actor=run.requested_by,
         )
+        _progress(run, step="rescore", progress=70, model_version=model_version)
+        # Score as a candidate first: a run that fails here leaves the champion in place.
+        merchants_score(model_version=model_version, actor=run.requested_by)
         # Thin on purpose: the new model is promoted without a gate. Evaluation against the
         # champion on propensity-weighted held-out labels is the retraining issue's job.
+        _progress(run, step="promote", progress=90)
         model_promote(model_version=model_version, actor=run.requested_by)
-        _progress(run, step="rescore", progress=70, model_version=model_version)
-        merchants_score(model_version=model_version, actor=run.requested_by)
         _progress(run, step="reprioritise", progress=95)
         queue_reprioritise(model_version=model_version, actor=run.requested_by)
     except TrainingDataError as exc:
@@ -148,21 +162,3 @@ def _finish(run: TrainingRun, *, status: str, message: str) -> TrainingRun:
             after={"status": status, "message": message},
         )
     return run
-
-
-@transaction.atomic
-def queue_reprioritise(*, model_version: ModelVersion, actor: Any = None) -> int:
-    """Re-rank every queued item by the new model's score in one set-based UPDATE (items
-    the model did not score keep their priority)."""
-    new_score = Score.objects.filter(merchant=OuterRef("merchant"), model_version=model_version)
-    updated = ReviewItem.objects.filter(status=ReviewItem.Status.QUEUED).update(
-        priority=Coalesce(Subquery(new_score.values("probability")[:1]), "priority"),
-        score=Coalesce(Subquery(new_score.values("id")[:1]), "score"),
-    )
-    audit_record(
-        actor=actor,
-        verb="queue.reprioritise",
-        target=model_version,
-        after={"items": updated},
-    )
-    return updated

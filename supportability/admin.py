@@ -15,40 +15,8 @@ from .models import (
 )
 
 
-@admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "name", "country", "mcc", "monthly_volume")
-    search_fields = ("external_id", "name")
-
-
-@admin.register(PolicyCategory)
-class PolicyCategoryAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "parent", "severity", "assignable")
-
-
-@admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
-    list_display = ("version", "effective_from", "is_current")
-
-
-@admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "status", "created_at")
-    exclude = ("artifact",)
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "scopes", "created_at", "revoked_at")
-    readonly_fields = ("prefix", "key_sha256", "user")
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: audit events are never changed or deleted, not even by an admin."""
-
-    list_display = ("created_at", "actor_label", "verb", "object_type", "object_id")
-    list_filter = ("verb",)
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Every state change goes through a service that audits it; the admin only looks."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -58,3 +26,39 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Merchant)
+class MerchantAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "name", "country", "mcc", "monthly_volume")
+    search_fields = ("external_id", "name")
+
+
+@admin.register(PolicyCategory)
+class PolicyCategoryAdmin(ReadOnlyAdmin):
+    list_display = ("slug", "name", "parent", "severity", "assignable")
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(ReadOnlyAdmin):
+    list_display = ("version", "effective_from", "is_current")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = ("name", "version", "status", "created_at")
+    exclude = ("artifact",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ("name", "prefix", "scopes", "created_at", "revoked_at")
+    readonly_fields = ("prefix", "key_sha256", "user")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Audit events are never changed or deleted, not even by an admin."""
+
+    list_display = ("created_at", "actor_label", "verb", "object_type", "object_id")
+    list_filter = ("verb",)

@@ -64,15 +64,23 @@ def user_create(
 
 
 @transaction.atomic
-def token_create(*, name: str, scopes: Sequence[str], actor: Any = None) -> tuple[ApiToken, str]:
-    """Create a service user and a bearer token for it. The secret is returned once; only
+def token_create(
+    *, name: str, scopes: Sequence[str], actor: Any = None, user: Any = None
+) -> tuple[ApiToken, str]:
+    """Create a bearer token: for a new service user `svc-NAME`, or for an existing user
+    (an analyst's own client, say), who keeps their role. The secret is returned once; only
     its SHA-256 is kept."""
     unknown = set(scopes) - set(ApiToken.Scope.values)
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
     if ApiToken.objects.filter(name=name).exists():
         raise ValueError(f"a token named {name!r} exists already")
-    user, _ = user_create(username=f"svc-{name}", role=Role.SERVICE, actor=actor)
+    if user is None:
+        username = f"svc-{name}"
+        if get_user_model().objects.filter(username=username).exists():
+            # Never take over an account (and reset its password) by naming a token after it.
+            raise ValueError(f"a user named {username!r} exists already")
+        user, _ = user_create(username=username, role=Role.SERVICE, actor=actor)
     secret = "sr_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         name=name,
@@ -82,9 +90,22 @@ def token_create(*, name: str, scopes: Sequence[str], actor: Any = None) -> tupl
         scopes=sorted(set(scopes)),
     )
     audit_record(
-        actor=actor, verb="token.create", target=token, after={"name": name, "scopes": scopes}
+        actor=actor,
+        verb="token.create",
+        target=token,
+        after={"name": name, "scopes": list(scopes), "user": user.get_username()},
     )
     return token, secret
+
+
+@transaction.atomic
+def token_revoke(*, name: str, actor: Any = None) -> ApiToken:
+    token = ApiToken.objects.select_for_update().get(name=name)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, verb="token.revoke", target=token, after={"name": name})
+    return token
 
 
 # --- snapshots and models -----------------------------------------------------------------

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from labeling.models import Lease, ReviewItem
+from labeling.models import Lease, Queue, ReviewItem
+from labeling.services import queue_default
 from supportability.models import Merchant, ModelVersion, PolicyCategory, Score
 
 
@@ -85,6 +86,7 @@ class ReviewItemFactory(factory.django.DjangoModelFactory):
         model = ReviewItem
 
     merchant = factory.SubFactory(MerchantFactory)
+    queue = factory.LazyFunction(queue_default)
     score = factory.SubFactory(ScoreFactory, merchant=factory.SelfAttribute("..merchant"))
     reason = ReviewItem.Reason.FLAGGED
     priority = factory.SelfAttribute("score.probability")
@@ -99,3 +101,14 @@ class LeaseFactory(factory.django.DjangoModelFactory):
     holder = factory.SubFactory(UserFactory)
     claimed_at = factory.LazyFunction(timezone.now)
     expires_at = factory.LazyAttribute(lambda lease: lease.claimed_at + timedelta(minutes=10))
+
+
+class QueueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Queue
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"queue-{n}")
+    name = factory.LazyAttribute(lambda q: q.slug.title())
+    gold_rate = 0.0
+    overlap_share = 0.0

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from labeling.models import Label, Lease, ReviewItem
+from labeling.models import Label, Lease, Queue, ReviewItem
 from supportability.models import Decision, Merchant, PolicyCategory, Score
 
 MAX_FLAGS_PER_REQUEST = 1_000
@@ -61,6 +61,29 @@ class FlagBatchSerializer(serializers.ListSerializer):
         kwargs.setdefault("max_length", MAX_FLAGS_PER_REQUEST)
         super().__init__(*args, **kwargs)
 
+    def validate(self, attrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One row per (merchant, model, version), and one description per merchant: a
+        batch that disagrees with itself is refused rather than half-applied."""
+        errors: list[dict[str, Any]] = [{} for _ in attrs]
+        seen_keys: dict[tuple[str, str, str], int] = {}
+        merchants: dict[str, tuple[int, dict[str, Any]]] = {}
+        for index, row in enumerate(attrs):
+            external_id = row["merchant"]["external_id"]
+            key = (external_id, row["model"]["name"], row["model"]["version"])
+            if key in seen_keys:
+                errors[index]["merchant"] = {
+                    "external_id": [f"Repeats row {seen_keys[key]} for the same model version."]
+                }
+            seen_keys.setdefault(key, index)
+            first = merchants.setdefault(external_id, (index, row["merchant"]))
+            if first[1] != row["merchant"] and "merchant" not in errors[index]:
+                errors[index]["merchant"] = {
+                    "external_id": [f"Describes this merchant differently from row {first[0]}."]
+                }
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return attrs
+
 
 class IntakeResultSerializer(serializers.Serializer):
     merchants_created = serializers.IntegerField()
@@ -102,12 +125,17 @@ class ScoreOutSerializer(serializers.ModelSerializer):
 
 
 class ItemOutSerializer(serializers.ModelSerializer):
+    """What an analyst sees of an item: never earlier labels (blind), never whether it is
+    gold."""
+
     merchant = MerchantOutSerializer()
-    score = ScoreOutSerializer(allow_null=True)
+    queue: serializers.SlugRelatedField[Queue] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = ReviewItem
-        fields = ("id", "reason", "priority", "merchant", "score")
+        fields = ("id", "queue", "priority", "merchant")
 
 
 class LeaseOutSerializer(serializers.ModelSerializer):
@@ -118,7 +146,16 @@ class LeaseOutSerializer(serializers.ModelSerializer):
 
 class ClaimOutSerializer(serializers.Serializer):
     item = ItemOutSerializer()
+    score = ScoreOutSerializer(allow_null=True, source="lease.score")
     lease = LeaseOutSerializer()
+
+
+class ClaimInSerializer(serializers.Serializer):
+    queue = serializers.SlugField(required=False, help_text="claim from this queue only")
+
+
+class LeaseInSerializer(serializers.Serializer):
+    lease = serializers.UUIDField(help_text="the token of your live lease on the item")
 
 
 class LabelInSerializer(serializers.Serializer):

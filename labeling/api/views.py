@@ -18,15 +18,29 @@ from supportability.models import ApiToken
 from supportability.roles import LABELLERS, Role
 
 from .serializers import (
+    ClaimInSerializer,
     ClaimOutSerializer,
     FlagBatchSerializer,
     FlagSerializer,
     IntakeResultSerializer,
     LabelInSerializer,
     LabelOutSerializer,
+    LeaseInSerializer,
+    LeaseOutSerializer,
 )
 
 CONFLICT = OpenApiResponse(description="You do not hold a live lease on this item.")
+
+
+def invalid(exc: services.InvalidInput) -> Response:
+    return Response(
+        {"detail": "Invalid input.", "errors": {exc.field: [exc.message]}},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def conflict(exc: services.Conflict) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
 
 class FlagsView(APIView):
@@ -42,7 +56,10 @@ class FlagsView(APIView):
     def post(self, request: Request) -> Response:
         batch = FlagBatchSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
-        result = services.flags_ingest(rows=batch.validated_data, actor=request.user)
+        try:
+            result = services.flags_ingest(rows=batch.validated_data, actor=request.user)
+        except services.InvalidInput as exc:
+            return invalid(exc)
         return Response(IntakeResultSerializer(result).data)
 
 
@@ -52,12 +69,14 @@ class ClaimView(APIView):
     required_scope = ApiToken.Scope.QUEUE_WORK
 
     @extend_schema(
-        request=None,
+        request=ClaimInSerializer,
         responses={200: ClaimOutSerializer, 204: OpenApiResponse(description="Queue empty.")},
-        summary="Claim (lease) the next item",
+        summary="Claim (lease) the next item, from any queue open to you or the one named",
     )
     def post(self, request: Request) -> Response:
-        lease = services.item_claim(user=request.user)
+        form = ClaimInSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        lease = services.item_claim(user=request.user, queue=form.validated_data.get("queue"))
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         lease = selectors.lease_for_review(lease_id=lease.pk)
@@ -90,17 +109,58 @@ class ItemLabelsView(APIView):
                 lease_token=form.validated_data["lease"],
                 data=data,
             )
-        except services.LabelInvalid as exc:
-            return Response(
-                {"detail": "Invalid input.", "errors": {exc.field: [exc.message]}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        except services.LeaseLost as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except services.InvalidInput as exc:
+            return invalid(exc)
+        except services.Conflict as exc:
+            return conflict(exc)
         return Response(
             LabelOutSerializer(label).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class LeaseView(APIView):
+    """Shared by heartbeat and release: both act on the caller's live lease."""
+
+    permission_classes = (IsAuthenticated, RoleOrScope)
+    required_roles = LABELLERS
+    required_scope = ApiToken.Scope.QUEUE_WORK
+
+
+class HeartbeatView(LeaseView):
+    @extend_schema(
+        request=LeaseInSerializer,
+        responses={200: LeaseOutSerializer, 409: CONFLICT},
+        summary="Extend your lease on an item",
+    )
+    def post(self, request: Request, item_id: int) -> Response:
+        form = LeaseInSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            lease = services.lease_heartbeat(
+                user=request.user, item_id=item_id, lease_token=form.validated_data["lease"]
+            )
+        except services.Conflict as exc:
+            return conflict(exc)
+        return Response(LeaseOutSerializer(lease).data)
+
+
+class ReleaseView(LeaseView):
+    @extend_schema(
+        request=LeaseInSerializer,
+        responses={204: OpenApiResponse(description="Back in the queue."), 409: CONFLICT},
+        summary="Give an item back (skip)",
+    )
+    def post(self, request: Request, item_id: int) -> Response:
+        form = LeaseInSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            services.lease_release(
+                user=request.user, item_id=item_id, lease_token=form.validated_data["lease"]
+            )
+        except services.Conflict as exc:
+            return conflict(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LabelCursor(CursorPagination):

@@ -17,10 +17,11 @@ def _token(request: Request) -> ApiToken | None:
 
 
 def allowed(request: Request, *, roles: tuple[Role, ...], scope: str) -> bool:
-    """Session users need one of the roles; token users need the scope."""
+    """Session users need one of the roles. Token users need the scope, and their user must
+    be a service account or hold one of the roles: a scope never lends a role."""
     token = _token(request)
     if token is not None:
-        return scope in token.scopes
+        return scope in token.scopes and has_role(request.user, Role.SERVICE, *roles)
     return has_role(request.user, *roles)
 
 

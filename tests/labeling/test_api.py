@@ -38,7 +38,7 @@ def test_claim_returns_item_with_merchant_score_and_lease(analyst):
     body = response.json()
     assert body["item"]["id"] == item.pk
     assert body["item"]["merchant"]["name"] == "<script>alert(1)</script> Labs"
-    assert body["item"]["score"]["probability"] == pytest.approx(0.8)
+    assert body["score"]["probability"] == pytest.approx(0.8)
     assert body["lease"]["token"] == str(Lease.objects.get().token)
 
 

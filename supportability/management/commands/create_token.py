@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from supportability.models import ApiToken
@@ -9,7 +10,7 @@ from supportability.services import token_create
 
 
 class Command(BaseCommand):
-    help = "Create an API token for a new service user; prints the token alone on the last line."
+    help = "Create an API token; prints the token alone on the last line."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
@@ -19,10 +20,18 @@ class Command(BaseCommand):
             default=[ApiToken.Scope.FLAGS_WRITE.value],
             choices=ApiToken.Scope.values,
         )
+        parser.add_argument(
+            "--user", help="an existing user to issue it to (default: a new service user)"
+        )
 
-    def handle(self, *args: Any, name: str, scopes: list[str], **options: Any) -> None:
+    def handle(self, *args: Any, name: str, scopes: list[str], user: str | None, **o: Any) -> None:
+        owner = None
+        if user is not None:
+            owner = get_user_model().objects.filter(username=user).first()
+            if owner is None:
+                raise CommandError(f"no user named {user!r}")
         try:
-            token, secret = token_create(name=name, scopes=scopes)
+            token, secret = token_create(name=name, scopes=scopes, user=owner)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Token {token.name!r} for {token.user.get_username()}: {scopes}")

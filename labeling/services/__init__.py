@@ -1,0 +1,63 @@
+"""Writes of the review queue. Each service checks the current state, changes it in one
+transaction and records an audit event. Split by sub-domain: claims (leases), labels,
+intake (enqueue and upstream flags), queues (settings, gold, re-prioritisation)."""
+
+from __future__ import annotations
+
+from .claims import (
+    SKIP_COOLDOWN,
+    TIE_WINDOW,
+    chance,
+    item_claim,
+    lease_heartbeat,
+    lease_release,
+    lease_ttl,
+    leases_expire,
+)
+from .errors import (
+    Conflict,
+    IdempotencyConflict,
+    InvalidInput,
+    LabelInvalid,
+    LeaseLost,
+)
+from .intake import Enqueue, IntakeInvalid, IntakeResult, flags_ingest, items_enqueue
+from .labels import LabelInput, label_submit, validate_label
+from .queues import (
+    QueueInvalid,
+    gold_create,
+    items_reprioritise,
+    queue_default,
+    queue_reprioritise,
+    queue_update,
+)
+
+__all__ = [
+    "SKIP_COOLDOWN",
+    "TIE_WINDOW",
+    "Conflict",
+    "Enqueue",
+    "IdempotencyConflict",
+    "IntakeInvalid",
+    "IntakeResult",
+    "InvalidInput",
+    "LabelInput",
+    "LabelInvalid",
+    "LeaseLost",
+    "QueueInvalid",
+    "chance",
+    "flags_ingest",
+    "gold_create",
+    "item_claim",
+    "items_enqueue",
+    "items_reprioritise",
+    "label_submit",
+    "lease_heartbeat",
+    "lease_release",
+    "lease_ttl",
+    "leases_expire",
+    "queue_default",
+    "queue_reprioritise",
+    "queue_update",
+    "validate_label",
+]

@@ -1,0 +1,236 @@
+"""Claims are leases: claim the next item, keep it alive with heartbeats, give it back,
+or let it lapse (the reaper returns it to the queue)."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from supportability.audit import audit_record
+from supportability.models import AuditEvent
+
+from ..models import Label, Lease, ReviewItem
+from ..selectors import queues_open_to
+from .errors import LeaseLost
+
+# A skipped item goes back to the queue for colleagues, not straight back to its skipper.
+SKIP_COOLDOWN = timedelta(hours=1)
+# Concurrent claimers look at this many items at the head of the queue and take the first
+# one nobody else is taking (at random among equal priorities), so that they do not all
+# queue up behind the same row.
+TIE_WINDOW = 8
+# Not for security: which of the top few items, and whether to serve gold. Seedable in tests.
+chance = random.Random()  # noqa: S311
+
+
+def lease_ttl() -> timedelta:
+    return timedelta(seconds=settings.LEASE_SECONDS)
+
+
+def _claimable(user: Any, queue_ids: list[int], now: datetime) -> QuerySet[ReviewItem]:
+    """Queued items in the given queues that `user` has neither labelled nor just skipped."""
+    labelled = Label.objects.filter(item=OuterRef("pk"), analyst=user)
+    skipped = Lease.objects.filter(
+        item=OuterRef("pk"),
+        holder=user,
+        outcome=Lease.Outcome.RELEASED,
+        ended_at__gt=now - SKIP_COOLDOWN,
+    )
+    return ReviewItem.objects.filter(
+        status=ReviewItem.Status.QUEUED, queue_id__in=queue_ids
+    ).filter(~Exists(labelled), ~Exists(skipped))
+
+
+def _lock_next(candidates: QuerySet[ReviewItem]) -> ReviewItem | None:
+    """Lock and return the next item: highest priority first, ties broken at random.
+
+    PostgreSQL: read the ids at the head of the queue without locking (an index scan of a
+    few rows), then lock the first of them by priority, at random among equals, with
+    FOR UPDATE SKIP LOCKED: rows other claimers are taking are passed over, not waited on,
+    and the status is re-checked on the locked row. Only if all of them were taken meanwhile
+    do we fall back to the plain head-of-queue claim. (Not OFFSET: PostgreSQL locks the rows
+    an OFFSET skips. Not ORDER BY random() over the queue: that sorts every queued row.)
+    SQLite: the transaction is IMMEDIATE (settings), so claims are serialised and the head
+    of the queue is simply the next item."""
+    ordered = candidates.order_by("-priority", "id")
+    if connection.vendor == "postgresql":
+        head = list(ordered.values_list("id", flat=True)[:TIE_WINDOW])
+        if not head:
+            return None
+        picked = (
+            ReviewItem.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(id__in=head, status=ReviewItem.Status.QUEUED)
+            .order_by("-priority", "?")
+            .first()
+        )
+        if picked is not None:
+            return picked
+    return ordered.select_for_update(skip_locked=True, of=("self",)).first()
+
+
+def _lock_gold(user: Any, queue_id: int, now: datetime) -> ReviewItem | None:
+    candidates = _claimable(user, [queue_id], now).filter(gold__isnull=False)
+    return candidates.select_for_update(skip_locked=True, of=("self",)).order_by("?").first()
+
+
+@transaction.atomic
+def item_claim(*, user: Any, queue: str | None = None) -> Lease | None:
+    """Lease the next item to `user`: the highest-priority queued item, in a queue open to
+    them (or the one named), that they have neither labelled nor skipped in the last hour;
+    now and then (the queue's gold rate) a gold item instead, which looks like any other.
+    An analyst holding a live lease gets it back: one item at a time, so two tabs cannot
+    hoard the queue. None when nothing is available."""
+    now = timezone.now()
+    held = (
+        Lease.objects.select_for_update(of=("self",))
+        .select_related("item")
+        .filter(holder=user, outcome=Lease.Outcome.ACTIVE)
+        .first()
+    )
+    if held is not None:
+        if held.expires_at > now:
+            return held
+        _expire([held], now=now)  # their own lapsed lease: no need to wait for the reaper
+    queues = {q.pk: q for q in queues_open_to(user) if queue is None or q.slug == queue}
+    if not queues:
+        return None
+    item = _lock_next(_claimable(user, list(queues), now).filter(gold__isnull=True))
+    if item is None:
+        return None
+    gold_rate = queues[item.queue_id].gold_rate
+    if gold_rate > 0 and chance.random() < gold_rate:
+        # The regular item stays queued: our lock on it ends with this transaction.
+        item = _lock_gold(user, item.queue_id, now) or item
+    try:
+        with transaction.atomic():
+            item.status = ReviewItem.Status.LEASED
+            item.save(update_fields=["status", "updated_at"])
+            lease = Lease.objects.create(
+                item=item,
+                holder=user,
+                score_id=item.score_id,
+                claimed_at=now,
+                expires_at=now + lease_ttl(),
+            )
+    except IntegrityError:
+        # The same analyst claimed in another tab at the same moment; the database allows
+        # one active lease per analyst, so hand back that one.
+        return Lease.objects.select_related("item").get(holder=user, outcome=Lease.Outcome.ACTIVE)
+    audit_record(
+        actor=user,
+        verb="item.claim",
+        target=item,
+        merchant_id=item.merchant_id,
+        before={"status": ReviewItem.Status.QUEUED},
+        after={"status": item.status, "lease": str(lease.token), "expires_at": _iso(lease)},
+    )
+    return lease
+
+
+def _iso(lease: Lease) -> str:
+    return lease.expires_at.isoformat()
+
+
+def live_lease(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> Lease:
+    """The caller's live lease on the item, locked with its item; LeaseLost otherwise."""
+    lease = (
+        Lease.objects.select_for_update(of=("self", "item"))
+        .select_related("item", "score", "item__gold")
+        .filter(token=lease_token, item_id=item_id)
+        .first()
+    )
+    if lease is None:
+        raise LeaseLost("No lease with that token on this item: claim the item first.")
+    if lease.holder_id != user.pk:
+        raise LeaseLost("This item is leased to another analyst.")
+    if lease.outcome != Lease.Outcome.ACTIVE:
+        raise LeaseLost(f"Your lease on this item has ended ({lease.outcome}): claim again.")
+    if lease.expires_at <= now:
+        raise LeaseLost("Your lease on this item has expired: claim again.")
+    return lease
+
+
+@transaction.atomic
+def lease_heartbeat(*, user: Any, item_id: int, lease_token: Any) -> Lease:
+    """Extend a live lease by the lease time (the review screen calls this while open)."""
+    now = timezone.now()
+    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)
+    before = _iso(lease)
+    lease.expires_at = now + lease_ttl()
+    lease.save(update_fields=["expires_at"])
+    audit_record(
+        actor=user,
+        verb="lease.heartbeat",
+        target=lease,
+        merchant_id=lease.item.merchant_id,
+        before={"expires_at": before},
+        after={"expires_at": _iso(lease)},
+    )
+    return lease
+
+
+@transaction.atomic
+def lease_release(*, user: Any, item_id: int, lease_token: Any) -> ReviewItem:
+    """Give an item back (skip): it returns to the queue at once, the skip recorded."""
+    now = timezone.now()
+    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)
+    lease.outcome = Lease.Outcome.RELEASED
+    lease.ended_at = now
+    lease.save(update_fields=["outcome", "ended_at"])
+    item = lease.item
+    item.status = ReviewItem.Status.QUEUED
+    item.save(update_fields=["status", "updated_at"])
+    audit_record(
+        actor=user,
+        verb="item.release",
+        target=item,
+        merchant_id=item.merchant_id,
+        before={"status": ReviewItem.Status.LEASED, "lease": str(lease.token)},
+        after={"status": item.status},
+    )
+    return item
+
+
+def _expire(leases: list[Lease], *, now: datetime) -> None:
+    Lease.objects.filter(id__in=[lease.pk for lease in leases]).update(
+        outcome=Lease.Outcome.EXPIRED, ended_at=now
+    )
+    ReviewItem.objects.filter(
+        id__in=[lease.item_id for lease in leases], status=ReviewItem.Status.LEASED
+    ).update(status=ReviewItem.Status.QUEUED, updated_at=now)
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor_label="system",
+                verb="lease.expire",
+                object_type="labeling.reviewitem",
+                object_id=str(lease.item_id),
+                merchant_id=lease.item.merchant_id,
+                before={"status": ReviewItem.Status.LEASED, "lease": str(lease.token)},
+                after={"status": ReviewItem.Status.QUEUED},
+            )
+            for lease in leases
+        ]
+    )
+
+
+@transaction.atomic
+def leases_expire(*, now: datetime | None = None, batch: int = 1_000) -> int:
+    """Return items whose lease ran out to the queue (the beat reaper calls this). Leases a
+    concurrent label or heartbeat holds are skipped, not waited on: the next run gets them."""
+    now = now or timezone.now()
+    expired = list(
+        Lease.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("item")
+        .filter(outcome=Lease.Outcome.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at")[:batch]
+    )
+    if expired:
+        _expire(expired, now=now)
+    return len(expired)
