@@ -13,7 +13,7 @@ PYTHON ?= python3
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install run migrate seed test screenshots lint format clean
+.PHONY: help install run migrate seed test screenshots lint format bench-queue clean
 
 help:
 	@echo "make run    - the demo on http://127.0.0.1:$(PORT) (SQLite, embedded broker, worker, beat)"
@@ -58,6 +58,10 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/supportability
+bench-queue: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/queue.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

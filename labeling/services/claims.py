@@ -4,6 +4,7 @@ or let it lapse (the reaper returns it to the queue)."""
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,11 @@ from django.utils import timezone
 
 from supportability.audit import audit_record
 from supportability.models import AuditEvent
+from supportability.roles import user_roles
 
 from ..models import Label, Lease, ReviewItem
 from ..selectors import queues_open_to
+from .claim_sql import held_lease, lease_item, lock_next, open_queues
 from .errors import LeaseLost
 
 # A skipped item goes back to the queue for colleagues, not straight back to its skipper.
@@ -48,35 +51,49 @@ def _claimable(user: Any, queue_ids: list[int], now: datetime) -> QuerySet[Revie
 
 
 def _lock_next(candidates: QuerySet[ReviewItem]) -> ReviewItem | None:
-    """Lock and return the next item: highest priority first, ties broken at random.
-
-    PostgreSQL: read the ids at the head of the queue without locking (an index scan of a
-    few rows), then lock the first of them by priority, at random among equals, with
-    FOR UPDATE SKIP LOCKED: rows other claimers are taking are passed over, not waited on,
-    and the status is re-checked on the locked row. Only if all of them were taken meanwhile
-    do we fall back to the plain head-of-queue claim. (Not OFFSET: PostgreSQL locks the rows
-    an OFFSET skips. Not ORDER BY random() over the queue: that sorts every queued row.)
-    SQLite: the transaction is IMMEDIATE (settings), so claims are serialised and the head
-    of the queue is simply the next item."""
-    ordered = candidates.order_by("-priority", "id")
-    if connection.vendor == "postgresql":
-        head = list(ordered.values_list("id", flat=True)[:TIE_WINDOW])
-        if not head:
-            return None
-        picked = (
-            ReviewItem.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(id__in=head, status=ReviewItem.Status.QUEUED)
-            .order_by("-priority", "?")
-            .first()
-        )
-        if picked is not None:
-            return picked
-    return ordered.select_for_update(skip_locked=True, of=("self",)).first()
+    """SQLite's claim: the transaction is IMMEDIATE (settings), so claims are serialised and
+    the head of the queue is simply the next item. (PostgreSQL: claim_sql.lock_next.)"""
+    return (
+        candidates.order_by("-priority", "id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
 
 
 def _lock_gold(user: Any, queue_id: int, now: datetime) -> ReviewItem | None:
     candidates = _claimable(user, [queue_id], now).filter(gold__isnull=False)
     return candidates.select_for_update(skip_locked=True, of=("self",)).order_by("?").first()
+
+
+@dataclass(frozen=True)
+class _Open:
+    id: int
+    slug: str
+    gold_rate: float
+    required_role: str
+
+
+def _open_queues(user: Any, queue: str | None) -> dict[int, _Open]:
+    if connection.vendor == "postgresql":
+        rows = [_Open(q.id, q.slug, q.gold_rate, q.required_role) for q in open_queues(user.pk)]
+    else:
+        rows = [_Open(q.pk, q.slug, q.gold_rate, q.required_role) for q in queues_open_to(user)]
+    roles = user_roles(user)
+    return {
+        q.id: q
+        for q in rows
+        if (queue is None or q.slug == queue) and (not q.required_role or q.required_role in roles)
+    }
+
+
+def _held(user: Any) -> Lease | None:
+    if connection.vendor == "postgresql":
+        return held_lease(user.pk)
+    return (
+        Lease.objects.select_for_update(of=("self",))
+        .filter(holder=user, outcome=Lease.Outcome.ACTIVE)
+        .first()
+    )
 
 
 @transaction.atomic
@@ -85,43 +102,54 @@ def item_claim(*, user: Any, queue: str | None = None) -> Lease | None:
     them (or the one named), that they have neither labelled nor skipped in the last hour;
     now and then (the queue's gold rate) a gold item instead, which looks like any other.
     An analyst holding a live lease gets it back: one item at a time, so two tabs cannot
-    hoard the queue. None when nothing is available."""
+    hoard the queue. None when nothing is available. PostgreSQL runs the same rules in plain
+    SQL (claim_sql.py): this is the hottest path of the app."""
     now = timezone.now()
-    held = (
-        Lease.objects.select_for_update(of=("self",))
-        .select_related("item")
-        .filter(holder=user, outcome=Lease.Outcome.ACTIVE)
-        .first()
-    )
+    held = _held(user)
     if held is not None:
         if held.expires_at > now:
             return held
         _expire([held], now=now)  # their own lapsed lease: no need to wait for the reaper
-    queues = {q.pk: q for q in queues_open_to(user) if queue is None or q.slug == queue}
+    queues = _open_queues(user, queue)
     if not queues:
         return None
-    item = _lock_next(_claimable(user, list(queues), now).filter(gold__isnull=True))
-    if item is None:
+    if connection.vendor == "postgresql":
+        row = lock_next(
+            user_id=user.pk, queue_ids=list(queues), cooldown=now - SKIP_COOLDOWN, window=TIE_WINDOW
+        )
+        picked = (row.id, row.queue_id) if row else None
+    else:
+        item = _lock_next(_claimable(user, list(queues), now).filter(gold__isnull=True))
+        picked = (item.pk, item.queue_id) if item else None
+    if picked is None:
         return None
-    gold_rate = queues[item.queue_id].gold_rate
+    item_id, queue_id = picked
+    gold_rate = queues[queue_id].gold_rate
     if gold_rate > 0 and chance.random() < gold_rate:
         # The regular item stays queued: our lock on it ends with this transaction.
-        item = _lock_gold(user, item.queue_id, now) or item
+        gold = _lock_gold(user, queue_id, now)
+        item_id = gold.pk if gold is not None else item_id
+    now = timezone.now()  # after the lock: leases of one item never overlap in time
     try:
         with transaction.atomic():
-            item.status = ReviewItem.Status.LEASED
-            item.save(update_fields=["status", "updated_at"])
-            lease = Lease.objects.create(
-                item=item,
-                holder=user,
-                score_id=item.score_id,
-                claimed_at=now,
-                expires_at=now + lease_ttl(),
-            )
+            return _lease(user, item_id, now)
     except IntegrityError:
         # The same analyst claimed in another tab at the same moment; the database allows
         # one active lease per analyst, so hand back that one.
-        return Lease.objects.select_related("item").get(holder=user, outcome=Lease.Outcome.ACTIVE)
+        return Lease.objects.get(holder=user, outcome=Lease.Outcome.ACTIVE)
+
+
+def _lease(user: Any, item_id: int, now: datetime) -> Lease:
+    if connection.vendor == "postgresql":
+        return lease_item(
+            item_id=item_id, user_id=user.pk, username=user.get_username(), now=now, ttl=lease_ttl()
+        )
+    item = ReviewItem.objects.get(pk=item_id)
+    item.status = ReviewItem.Status.LEASED
+    item.save(update_fields=["status", "updated_at"])
+    lease = Lease.objects.create(
+        item=item, holder=user, score_id=item.score_id, claimed_at=now, expires_at=now + lease_ttl()
+    )
     audit_record(
         actor=user,
         verb="item.claim",
@@ -141,19 +169,31 @@ def live_lease(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> L
     """The caller's live lease on the item, locked with its item; LeaseLost otherwise."""
     lease = (
         Lease.objects.select_for_update(of=("self", "item"))
-        .select_related("item", "score", "item__gold")
+        .select_related("item", "score", "item__gold", "item__merchant")
         .filter(token=lease_token, item_id=item_id)
         .first()
     )
     if lease is None:
         raise LeaseLost("No lease with that token on this item: claim the item first.")
-    if lease.holder_id != user.pk:
-        raise LeaseLost("This item is leased to another analyst.")
-    if lease.outcome != Lease.Outcome.ACTIVE:
-        raise LeaseLost(f"Your lease on this item has ended ({lease.outcome}): claim again.")
-    if lease.expires_at <= now:
-        raise LeaseLost("Your lease on this item has expired: claim again.")
+    check_live(
+        holder_id=lease.holder_id,
+        outcome=lease.outcome,
+        expires_at=lease.expires_at,
+        user=user,
+        now=now,
+    )
     return lease
+
+
+def check_live(
+    *, holder_id: int, outcome: str, expires_at: datetime, user: Any, now: datetime
+) -> None:
+    if holder_id != user.pk:
+        raise LeaseLost("This item is leased to another analyst.")
+    if outcome != Lease.Outcome.ACTIVE:
+        raise LeaseLost(f"Your lease on this item has ended ({outcome}): claim again.")
+    if expires_at <= now:
+        raise LeaseLost("Your lease on this item has expired: claim again.")
 
 
 @transaction.atomic

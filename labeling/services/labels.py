@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from supportability.audit import audit_record
-from supportability.models import Decision, PolicyCategory, PolicyVersion, Score
+from supportability.models import Decision, Merchant, PolicyCategory, PolicyVersion
 
 from ..models import Label, Lease, ReviewItem
-from .claims import live_lease
+from . import label_sql
+from .claims import check_live, live_lease
 from .errors import IdempotencyConflict, LabelInvalid, LeaseLost
+from .label_sql import LockedLease
 
 MAX_RATIONALE = 5_000
 
@@ -26,6 +29,22 @@ class LabelInput:
     idempotency_key: str
 
 
+def _category(slug: str) -> PolicyCategory | None:
+    # Plain SQL: on the label's hot path the ORM's query building costs more than the query.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, slug, name FROM supportability_policycategory"
+            " WHERE slug = %s AND assignable",
+            [slug],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    category = PolicyCategory(id=row[0], slug=row[1], name=row[2], assignable=True)
+    category._state.adding = False
+    return category
+
+
 def validate_label(data: LabelInput) -> PolicyCategory:
     if data.decision not in Decision.values:
         raise LabelInvalid("decision", f"Decision must be one of {', '.join(Decision.values)}.")
@@ -35,7 +54,7 @@ def validate_label(data: LabelInput) -> PolicyCategory:
     slug = data.category_slug or ("none" if data.decision == Decision.SUPPORTABLE else "")
     if not slug:
         raise LabelInvalid("category", f"A {data.decision} label needs a policy category.")
-    category = PolicyCategory.objects.filter(slug=slug, assignable=True).first()
+    category = _category(slug)
     if category is None:
         raise LabelInvalid("category", f"Unknown or non-assignable category {slug!r}.")
     if data.decision == Decision.SUPPORTABLE and category.slug != "none":
@@ -49,45 +68,98 @@ def validate_label(data: LabelInput) -> PolicyCategory:
     return category
 
 
-def _same(label: Label, data: LabelInput, category: PolicyCategory) -> bool:
-    return (
-        label.decision == data.decision
-        and label.category_id == category.pk
-        and label.rationale == data.rationale.strip()
-    )
-
-
-def _repeat(user: Any, item_id: int, data: LabelInput) -> Label | None:
-    """The label an earlier submit with this idempotency key stored, if any."""
-    repeat = (
-        Label.objects.select_related("category")
-        .filter(analyst=user, idempotency_key=data.idempotency_key)
-        .first()
-    )
-    if repeat is None:
+def _repeat(user: Any, item_id: int, data: LabelInput, category: PolicyCategory) -> Label | None:
+    """The label an earlier submit with this idempotency key stored, if any; a conflict if
+    that label says something else."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, item_id, decision, category_id, rationale FROM labeling_label"
+            " WHERE analyst_id = %s AND idempotency_key = %s",
+            [user.pk, data.idempotency_key],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if repeat.item_id != item_id or not _same(repeat, data, repeat.category):
+    label_id, repeat_item, decision, category_id, rationale = row
+    same = (repeat_item, decision, category_id, rationale) == (
+        item_id,
+        data.decision,
+        category.pk,
+        data.rationale.strip(),
+    )
+    if not same:
         raise IdempotencyConflict(
             "This idempotency key was already used for a different label: send a new key."
         )
-    return repeat
+    return Label.objects.select_related("merchant", "category", "analyst").get(pk=label_id)
 
 
-def _next_status(item: ReviewItem, label: Label) -> str:
+def _current_policy() -> PolicyVersion:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, version FROM supportability_policyversion WHERE is_current")
+        row = cursor.fetchone()
+    if row is None:
+        raise LabelInvalid("policy_version", "No policy version is in force: ask an admin.")
+    policy = PolicyVersion(id=row[0], version=row[1], is_current=True)
+    policy._state.adding = False
+    return policy
+
+
+def _next_status(lease: LockedLease, decision: str, category_id: int, label_count: int) -> str:
     """Where the item goes after this label: gold items stay queued for the next analyst;
     an `unsure`, or independent labels that disagree, go to a lead; an item with all its
     labels in agreement is done; otherwise it waits for its next, blind, label."""
-    if item.gold_id is not None:
+    if lease.gold_id is not None:
         return ReviewItem.Status.QUEUED
-    if label.decision == Decision.UNSURE:
+    if decision == Decision.UNSURE:
         return ReviewItem.Status.ESCALATED
-    if item.label_count < item.required_labels:
+    if label_count < lease.required_labels:
         return ReviewItem.Status.QUEUED
-    if item.required_labels > 1:
-        answers = set(item.labels.values_list("decision", "category_id"))
-        if len(answers) > 1:
+    if lease.required_labels > 1:
+        earlier = set(
+            Label.objects.filter(item_id=lease.item_id).values_list("decision", "category_id")
+        )
+        if earlier | {(decision, category_id)} != {(decision, category_id)}:
             return ReviewItem.Status.ESCALATED
     return ReviewItem.Status.DONE
+
+
+def _lock(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> LockedLease:
+    """The caller's live lease on the item, locked with its item; LeaseLost otherwise."""
+    if connection.vendor == "postgresql":
+        locked = label_sql.lock(lease_token=lease_token, item_id=item_id)
+        if locked is None:
+            raise LeaseLost("No lease with that token on this item: claim the item first.")
+        check_live(
+            holder_id=locked.holder_id,
+            outcome=locked.outcome,
+            expires_at=locked.expires_at,
+            user=user,
+            now=now,
+        )
+        return locked
+    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)
+    item, score, gold = lease.item, lease.score, lease.item.gold
+    return LockedLease(
+        lease_id=lease.pk,
+        holder_id=lease.holder_id,
+        outcome=lease.outcome,
+        expires_at=lease.expires_at,
+        claimed_at=lease.claimed_at,
+        score_id=lease.score_id,
+        item_id=item.pk,
+        merchant_id=item.merchant_id,
+        item_status=item.status,
+        label_count=item.label_count,
+        required_labels=item.required_labels,
+        gold_id=item.gold_id,
+        score_probability=score.probability if score else None,
+        score_model_version_id=score.model_version_id if score else None,
+        gold_decision=gold.decision if gold else None,
+        gold_category_id=gold.category_id if gold else None,
+        merchant_external_id=item.merchant.external_id,
+        merchant_name=item.merchant.name,
+    )
 
 
 @transaction.atomic
@@ -96,66 +168,120 @@ def label_submit(
 ) -> tuple[Label, bool]:
     """Record `user`'s label on an item they hold. A repeat with the same idempotency key
     and payload returns the first label (created=False), even after the lease ended; the
-    same key with another payload is a conflict, and so is a stale or foreign lease."""
+    same key with another payload is a conflict, and so is a stale or foreign lease.
+    PostgreSQL records it in plain SQL (label_sql.py), the hot path's other half."""
     category = validate_label(data)
-    repeat = _repeat(user, item_id, data)
+    repeat = _repeat(user, item_id, data, category)
     if repeat is not None:
         return repeat, False
-    now = timezone.now()
     try:
         # Locks the lease and its item: a concurrent double submit waits here, then sees
         # the lease labelled, and finds the label the first submit stored.
-        lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)
+        lease = _lock(user=user, item_id=item_id, lease_token=lease_token, now=timezone.now())
     except LeaseLost:
-        repeat = _repeat(user, item_id, data)
+        repeat = _repeat(user, item_id, data, category)
         if repeat is not None:
             return repeat, False
         raise
-    item = lease.item
-    policy = PolicyVersion.objects.filter(is_current=True).first()
-    if policy is None:
-        raise LabelInvalid("policy_version", "No policy version is in force: ask an admin.")
-    # The score the analyst was shown is the one their lease was claimed with, whatever
-    # arrived for the merchant since.
-    seen: Score | None = lease.score
-    label = Label.objects.create(
-        item=item,
-        merchant_id=item.merchant_id,
+    now = timezone.now()  # after the lock: this lease ends before the next one starts
+    policy = _current_policy()
+    label_count = lease.label_count + 1
+    status = _next_status(lease, data.decision, category.pk, label_count)
+    values = {
+        "item": lease.item_id,
+        "merchant": lease.merchant_id,
+        "user": user.pk,
+        "lease": lease.lease_id,
+        "decision": data.decision,
+        "category": category.pk,
+        "rationale": data.rationale.strip(),
+        "seconds": (now - lease.claimed_at).total_seconds(),
+        # The score the analyst was shown is the one their lease was claimed with,
+        # whatever arrived for the merchant since.
+        "score_seen": lease.score_probability,
+        "model_seen": lease.score_model_version_id,
+        "policy": policy.pk,
+        "key": data.idempotency_key,
+        "gold_correct": (
+            None
+            if lease.gold_id is None
+            else (data.decision, category.pk) == (lease.gold_decision, lease.gold_category_id)
+        ),
+        "now": now,
+        "label_count": label_count,
+        "status": status,
+    }
+    before = {"status": lease.item_status, "label_count": lease.label_count}
+    after = {
+        "item": lease.item_id,
+        "decision": data.decision,
+        "category": category.slug,
+        "status": status,
+        "label_count": label_count,
+    }
+    if connection.vendor == "postgresql":
+        label_id = label_sql.record(
+            **values, username=user.get_username(), before=before, after=after
+        )
+    else:
+        label_id = _record_orm(values, user=user, before=before, after=after)
+    label = Label(
+        id=label_id,
+        item_id=lease.item_id,
+        merchant=_merchant(lease),
         analyst=user,
-        lease=lease,
+        lease_id=lease.lease_id,
         decision=data.decision,
         category=category,
-        rationale=data.rationale.strip(),
-        seconds_spent=(now - lease.claimed_at).total_seconds(),
-        score_seen=seen.probability if seen is not None else None,
-        model_version_seen_id=seen.model_version_id if seen is not None else None,
+        rationale=values["rationale"],
+        seconds_spent=values["seconds"],
+        score_seen=values["score_seen"],
+        model_version_seen_id=values["model_seen"],
         policy_version=policy,
         idempotency_key=data.idempotency_key,
-        gold_correct=(
-            None
-            if item.gold is None
-            else (data.decision == item.gold.decision and category.pk == item.gold.category_id)
-        ),
+        gold_correct=values["gold_correct"],
+        created_at=now,
     )
-    lease.outcome = Lease.Outcome.LABELLED
-    lease.ended_at = now
-    lease.save(update_fields=["outcome", "ended_at"])
-    before = {"status": item.status, "label_count": item.label_count}
-    item.label_count += 1  # the item row is locked with the lease
-    item.status = _next_status(item, label)
-    item.save(update_fields=["label_count", "status", "updated_at"])
+    label._state.adding = False
+    return label, True
+
+
+def _merchant(lease: LockedLease) -> Merchant:
+    merchant = Merchant(
+        id=lease.merchant_id, external_id=lease.merchant_external_id, name=lease.merchant_name
+    )
+    merchant._state.adding = False
+    return merchant
+
+
+def _record_orm(values: dict[str, Any], *, user: Any, before: Any, after: Any) -> int:
+    label = Label.objects.create(
+        item_id=values["item"],
+        merchant_id=values["merchant"],
+        analyst=user,
+        lease_id=values["lease"],
+        decision=values["decision"],
+        category_id=values["category"],
+        rationale=values["rationale"],
+        seconds_spent=values["seconds"],
+        score_seen=values["score_seen"],
+        model_version_seen_id=values["model_seen"],
+        policy_version_id=values["policy"],
+        idempotency_key=values["key"],
+        gold_correct=values["gold_correct"],
+    )
+    Lease.objects.filter(pk=values["lease"]).update(
+        outcome=Lease.Outcome.LABELLED, ended_at=values["now"]
+    )
+    ReviewItem.objects.filter(pk=values["item"]).update(
+        label_count=values["label_count"], status=values["status"], updated_at=values["now"]
+    )
     audit_record(
         actor=user,
         verb="label.submit",
         target=label,
-        merchant_id=item.merchant_id,
+        merchant_id=values["merchant"],
         before=before,
-        after={
-            "item": item.pk,
-            "decision": label.decision,
-            "category": category.slug,
-            "status": item.status,
-            "label_count": item.label_count,
-        },
+        after=after,
     )
-    return label, True
+    return label.pk
