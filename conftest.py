@@ -65,3 +65,14 @@ def taxonomy(transactional_db: Any) -> None:
     from supportability.taxonomy import taxonomy_install
 
     taxonomy_install(PolicyCategory, PolicyVersion)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """A reused test database may have been flushed by the last run's transactional tests:
+    make sure the reference data is there before any test starts."""
+    from supportability.models import PolicyCategory, PolicyVersion
+    from supportability.taxonomy import taxonomy_install
+
+    with django_db_blocker.unblock():
+        taxonomy_install(PolicyCategory, PolicyVersion)

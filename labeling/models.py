@@ -88,7 +88,9 @@ class ReviewItem(models.Model):
         UPSTREAM = "upstream", "Flagged by an upstream detector"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="review_items")
-    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items")
+    # No plain index on queue or score: the partial indexes below serve the claim, and every
+    # extra index is written again for each row a re-prioritisation touches.
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items", db_index=False)
     # Set on gold items: they stay queued for ever, each analyst labelling them once.
     gold = models.OneToOneField(
         GoldAnswer, null=True, blank=True, on_delete=models.PROTECT, related_name="item"
@@ -97,7 +99,12 @@ class ReviewItem(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     priority = models.FloatField(default=0.0)
     score = models.ForeignKey(
-        Score, null=True, blank=True, on_delete=models.PROTECT, related_name="review_items"
+        Score,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="review_items",
+        db_index=False,
     )
     # The probability with which this merchant was selected for review (0 < π ≤ 1); its
     # inverse weights the item when estimating prevalence, precision and recall.
@@ -121,13 +128,8 @@ class ReviewItem(models.Model):
             models.CheckConstraint(condition=Q(required_labels__gte=1), name="needs_a_label"),
         ]
         indexes: ClassVar = [
-            # The claim reads the head of these indexes: queued, non-gold items by priority,
-            # across queues or in one. Partial, so done items never bloat them.
-            models.Index(
-                fields=["-priority", "id"],
-                condition=Q(status="queued", gold__isnull=True),
-                name="queued_by_priority",
-            ),
+            # The claim reads the head of this index for each queue open to the analyst:
+            # queued, non-gold items by priority. Partial, so done items never bloat it.
             models.Index(
                 fields=["queue", "-priority", "id"],
                 condition=Q(status="queued", gold__isnull=True),

@@ -61,9 +61,11 @@ class FlagBatchSerializer(serializers.ListSerializer):
         kwargs.setdefault("max_length", MAX_FLAGS_PER_REQUEST)
         super().__init__(*args, **kwargs)
 
-    def validate(self, attrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
         """One row per (merchant, model, version), and one description per merchant: a
-        batch that disagrees with itself is refused rather than half-applied."""
+        batch that disagrees with itself is refused rather than half-applied. (Checked here
+        rather than in validate() so that the errors stay a list, one entry per row.)"""
+        attrs: list[dict[str, Any]] = super().to_internal_value(data)
         errors: list[dict[str, Any]] = [{} for _ in attrs]
         seen_keys: dict[tuple[str, str, str], int] = {}
         merchants: dict[str, tuple[int, dict[str, Any]]] = {}

@@ -19,7 +19,7 @@ from django.db import connection
 from ..models import Lease
 
 CLAIMABLE = """
-    i.status = 'queued' AND i.gold_id IS NULL AND i.queue_id = ANY(%(queues)s)
+    i.status = 'queued' AND i.gold_id IS NULL
     AND NOT EXISTS (
         SELECT 1 FROM labeling_label l WHERE l.item_id = i.id AND l.analyst_id = %(user)s)
     AND NOT EXISTS (
@@ -31,12 +31,18 @@ CLAIMABLE = """
 # Read the head of the queue (an index scan of `window` rows, no locks), then lock the
 # first of those rows nobody else is taking, at random among equal priorities. The status
 # is re-checked on the locked row.
+# The head is read per queue (LATERAL), so each read is an ordered scan of that queue's
+# partial index however many queues the analyst works.
 LOCK_HEAD = f"""
     SELECT i.id, i.queue_id, i.merchant_id, i.score_id
     FROM labeling_reviewitem i
     WHERE i.status = 'queued' AND i.id IN (
-        SELECT i.id FROM labeling_reviewitem i WHERE {CLAIMABLE}
-        ORDER BY i.priority DESC, i.id LIMIT %(window)s)
+        SELECT head.id FROM unnest(%(queues)s::bigint[]) AS q(id)
+        CROSS JOIN LATERAL (
+            SELECT i.id, i.priority FROM labeling_reviewitem i
+            WHERE i.queue_id = q.id AND {CLAIMABLE}
+            ORDER BY i.priority DESC, i.id LIMIT %(window)s) AS head
+        ORDER BY head.priority DESC, head.id LIMIT %(window)s)
     ORDER BY i.priority DESC, random()
     LIMIT 1
     FOR UPDATE OF i SKIP LOCKED
@@ -46,7 +52,7 @@ LOCK_HEAD = f"""
 LOCK_NEXT = f"""
     SELECT i.id, i.queue_id, i.merchant_id, i.score_id
     FROM labeling_reviewitem i
-    WHERE {CLAIMABLE}
+    WHERE i.queue_id = ANY(%(queues)s) AND {CLAIMABLE}
     ORDER BY i.priority DESC, i.id
     LIMIT 1
     FOR UPDATE OF i SKIP LOCKED

@@ -3,11 +3,14 @@ re-prioritisation."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Max, Min
 
 from supportability.audit import audit_record
 from supportability.models import Merchant, ModelVersion, Score
@@ -17,6 +20,7 @@ from .errors import InvalidInput, LabelInvalid
 from .labels import LabelInput, validate_label
 
 REPRIORITISE_BATCH = 20_000
+RESCORE_CONNECTIONS = 2
 OPEN = (ReviewItem.Status.QUEUED, ReviewItem.Status.LEASED)
 
 
@@ -118,25 +122,33 @@ def items_reprioritise(
             if connection.vendor == "postgresql":
                 updated += _copy_update(batch)
             else:
-                items = [ReviewItem(pk=i, priority=p, score_id=s) for i, p, s in batch if s]
-                items += [ReviewItem(pk=i, priority=p) for i, p, s in batch if not s]
-                updated += ReviewItem.objects.filter(
-                    pk__in=[i.pk for i in items], status__in=OPEN
-                ).count()
-                with_score = [item for item in items if item.score_id]
-                ReviewItem.objects.bulk_update(with_score, ["priority", "score_id"], 500)
-                ReviewItem.objects.bulk_update(
-                    [item for item in items if not item.score_id], ["priority"], 500
-                )
+                updated += _bulk_update(batch)
     return updated
+
+
+def _bulk_update(batch: list[tuple[int, float, int | None]]) -> int:
+    open_ids = set(
+        ReviewItem.objects.filter(pk__in=[row[0] for row in batch], status__in=OPEN).values_list(
+            "pk", flat=True
+        )
+    )
+    rows = [row for row in batch if row[0] in open_ids]
+    scored = [ReviewItem(pk=i, priority=p, score_id=s) for i, p, s in rows if s is not None]
+    unscored = [ReviewItem(pk=i, priority=p) for i, p, s in rows if s is None]
+    ReviewItem.objects.bulk_update(scored, ["priority", "score_id"], batch_size=500)
+    ReviewItem.objects.bulk_update(unscored, ["priority"], batch_size=500)
+    return len(rows)
 
 
 def _copy_update(batch: list[tuple[int, float, int | None]]) -> int:
     with connection.cursor() as cursor:
+        # One temporary table per connection, emptied per batch (a caller's outer
+        # transaction may hold several batches).
         cursor.execute(
-            "CREATE TEMPORARY TABLE reprioritise (id bigint, priority float8, score_id bigint)"
-            " ON COMMIT DROP"
+            "CREATE TEMPORARY TABLE IF NOT EXISTS reprioritise"
+            " (id bigint, priority float8, score_id bigint) ON COMMIT DELETE ROWS"
         )
+        cursor.execute("TRUNCATE reprioritise")
         with cursor.copy("COPY reprioritise (id, priority, score_id) FROM STDIN") as copy:
             for row in batch:
                 copy.write_row(row)
@@ -149,36 +161,56 @@ def _copy_update(batch: list[tuple[int, float, int | None]]) -> int:
         return cursor.rowcount
 
 
-def _scored_open_items(model_version: ModelVersion, batch_size: int) -> Iterator[Any]:
-    """(item id, new priority, score id) for every open, non-gold item the model scored,
-    read in keyset pages by item id so that memory stays flat at any queue size."""
-    last = 0
-    while True:
-        page = list(
-            Score.objects.filter(
-                model_version=model_version,
-                merchant__review_items__status__in=OPEN,
-                merchant__review_items__gold__isnull=True,
-                merchant__review_items__id__gt=last,
-            )
-            .order_by("merchant__review_items__id")
-            .values_list("merchant__review_items__id", "probability", "id")[:batch_size]
-        )
-        if not page:
-            return
-        last = page[-1][0]
-        # Priority is the calibrated risk for now; the strategy mix (risk times exposure,
-        # uncertainty, diversity) is the active-learning issue's.
-        yield from page
+# Re-rank by a new model's scores without the rows leaving the database: one UPDATE ... FROM
+# per id range (PostgreSQL and SQLite >= 3.33 both have it). Each range commits on its
+# own, so row locks last one batch and claims keep flowing (they skip locked rows).
+RESCORE = """
+    UPDATE labeling_reviewitem AS i SET priority = s.probability, score_id = s.id
+    FROM supportability_score AS s
+    WHERE i.id >= %s AND i.id < %s AND i.status IN ('queued', 'leased') AND i.gold_id IS NULL
+      AND s.merchant_id = i.merchant_id AND s.model_version_id = %s
+"""
+
+
+def _rescore_range(start: int, stop: int, model_version_id: int) -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Re-running a lost batch is harmless, so it need not wait for its WAL flush.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(RESCORE, [start, stop, model_version_id])
+        return cursor.rowcount
+
+
+def _rescore_ranges(ranges: list[tuple[int, int]], model_version_id: int) -> int:
+    try:
+        return sum(_rescore_range(a, b, model_version_id) for a, b in ranges)
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()
 
 
 def queue_reprioritise(
     *, model_version: ModelVersion, actor: Any = None, batch_size: int = REPRIORITISE_BATCH
 ) -> int:
-    """Re-rank every open item by a new model's scores, in bulk."""
-    updated = items_reprioritise(
-        rows=_scored_open_items(model_version, batch_size), batch_size=batch_size
-    )
+    """Re-rank every open item by a new model's scores, in bulk: set-based batches by id
+    range, spread over two database connections on PostgreSQL (the machine has two cores;
+    the work is the database's). Priority is the calibrated risk for now; the strategy mix
+    (risk times exposure, uncertainty, diversity) is the active-learning issue's, which will
+    compute priorities in Python and send them through items_reprioritise (COPY)."""
+    bounds = ReviewItem.objects.filter(status__in=OPEN).aggregate(lo=Min("id"), hi=Max("id"))
+    if bounds["lo"] is None:
+        ranges: list[tuple[int, int]] = []
+    else:
+        ranges = [
+            (start, start + batch_size)
+            for start in range(bounds["lo"], bounds["hi"] + 1, batch_size)
+        ]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block and len(ranges) > 1:
+        with ThreadPoolExecutor(max_workers=RESCORE_CONNECTIONS) as pool:
+            shares = [ranges[i::RESCORE_CONNECTIONS] for i in range(RESCORE_CONNECTIONS)]
+            updated = sum(pool.map(_rescore_ranges, shares, [model_version.pk] * len(shares)))
+    else:
+        updated = _rescore_ranges(ranges, model_version.pk)
     with transaction.atomic():
         audit_record(
             actor=actor,

@@ -145,3 +145,63 @@ def test_openapi_schema_lists_the_endpoints(analyst):
         "/api/v1/labels/",
     ):
         assert path in paths
+
+
+def test_token_scopes_never_lend_a_role(analyst, lead):
+    ReviewItemFactory()
+    _, own = token_create(name="ana-cli", scopes=["queue:work"], user=analyst)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {own}")
+    assert client.post("/api/v1/queue/claim/").status_code == 200
+    _, lead_flags = token_create(name="lead-flags", scopes=["flags:write"], user=lead)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {lead_flags}")
+    assert client.post("/api/v1/flags/", [], format="json").status_code == 403
+
+
+def test_token_cannot_take_over_an_existing_account(make_user):
+    make_user("analyst", username="svc-mallory")
+    with pytest.raises(ValueError, match="exists already"):
+        token_create(name="mallory", scopes=["flags:write"])
+
+
+def test_heartbeat_and_release_endpoints(analyst):
+    item = ReviewItemFactory()
+    client = client_for(analyst)
+    token = client.post("/api/v1/queue/claim/").json()["lease"]["token"]
+    beat = client.post(f"/api/v1/items/{item.pk}/heartbeat/", {"lease": token}, format="json")
+    assert beat.status_code == 200 and beat.json()["token"] == token
+    released = client.post(f"/api/v1/items/{item.pk}/release/", {"lease": token}, format="json")
+    assert released.status_code == 204
+    again = client.post(f"/api/v1/items/{item.pk}/release/", {"lease": token}, format="json")
+    assert again.status_code == 409 and "released" in again.json()["detail"]
+
+
+def test_upstream_cannot_write_scores_into_our_own_models():
+    from supportability.models import ModelVersion
+
+    ModelVersion.objects.create(name="supportability-demo", version="1", status="champion")
+    _, secret = token_create(name="up", scopes=["flags:write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    row = {
+        "merchant": {"external_id": "X1", "name": "X", "country": "US", "mcc": "5999"},
+        "model": {"name": "supportability-demo", "version": "1"},
+        "score": 0.5,
+    }
+    response = client.post("/api/v1/flags/", [row], format="json")
+    assert response.status_code == 400 and "model" in response.json()["errors"]
+
+
+def test_a_batch_that_contradicts_itself_is_refused():
+    _, secret = token_create(name="up2", scopes=["flags:write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    row = {
+        "merchant": {"external_id": "X1", "name": "X", "country": "US", "mcc": "5999"},
+        "model": {"name": "up", "version": "1"},
+        "score": 0.5,
+    }
+    renamed = {**row, "merchant": {**row["merchant"], "name": "Other"}, "score": 0.6}
+    response = client.post("/api/v1/flags/", [row, renamed], format="json")
+    assert response.status_code == 400
+    assert "external_id" in response.json()["errors"][1]["merchant"]

@@ -144,3 +144,52 @@ def test_management_commands(world, capsys):
     assert out[-1].startswith("sr_") and " " not in out[-1]
     call_command("retrain")
     assert TrainingRun.objects.get().status == TrainingRun.Status.SUCCEEDED
+
+
+def test_a_failed_rescore_leaves_the_champion_in_place(
+    world, lead, monkeypatch, django_capture_on_commit_callbacks
+):
+    import review.services as review_services
+
+    def broken(**kwargs):
+        raise RuntimeError("scoring worker died")
+
+    monkeypatch.setattr(review_services, "merchants_score", broken)
+    champion = ModelVersion.objects.get(status="champion")
+    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+        services.retrain_start(actor=lead)
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.FAILED and not run.holds_lock
+    assert ModelVersion.objects.get(status="champion") == champion
+
+
+def test_a_run_lost_with_its_worker_does_not_block_retraining(world, lead):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = TrainingRun.objects.create(status=TrainingRun.Status.RUNNING)
+    TrainingRun.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - services.STALE_AFTER - timedelta(minutes=1)
+    )
+    run = services.retrain_start(actor=lead, enqueue=False)
+    lost.refresh_from_db()
+    assert lost.status == TrainingRun.Status.FAILED and not lost.holds_lock
+    assert run.holds_lock
+
+
+def test_admin_is_read_only(make_user):
+    from django.test import Client
+
+    from tests.factories import MerchantFactory
+
+    admin = make_user("admin", username="root")
+    merchant = MerchantFactory()
+    client = Client()
+    client.force_login(admin)
+    url = f"/admin/supportability/merchant/{merchant.pk}/change/"
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"name": "Hacked"})
+    assert response.status_code == 403
+    merchant.refresh_from_db()
+    assert merchant.name != "Hacked"
