@@ -181,7 +181,8 @@ def _analyst(url: str, index: int, seconds: float, out: Any, gate: Any) -> None:
         finally:
             queries.append((time.perf_counter() - t0) * 1000)
 
-    connection.execute_wrapper(time_claim_query).__enter__()
+    timing = connection.execute_wrapper(time_claim_query)  # keep a reference: it pops on GC
+    timing.__enter__()
     gate.wait()
     deadline = time.monotonic() + seconds
     try:

@@ -48,14 +48,22 @@ LOCK_HEAD = f"""
     FOR UPDATE OF i SKIP LOCKED
 """
 
-# Every one of the head rows was taken meanwhile: the plain head-of-queue claim.
+# Every one of the head rows was taken meanwhile: the plain head-of-queue claim, again per
+# queue so that it stays an ordered index scan (with `queue_id = ANY(...)` PostgreSQL would
+# sort every queued row). It may lock one row per open queue; the best is leased, the
+# others are released at commit.
 LOCK_NEXT = f"""
-    SELECT i.id, i.queue_id, i.merchant_id, i.score_id
-    FROM labeling_reviewitem i
-    WHERE i.queue_id = ANY(%(queues)s) AND {CLAIMABLE}
-    ORDER BY i.priority DESC, i.id
+    SELECT x.id, x.queue_id, x.merchant_id, x.score_id
+    FROM unnest(%(queues)s::bigint[]) AS q(id)
+    CROSS JOIN LATERAL (
+        SELECT i.id, i.queue_id, i.merchant_id, i.score_id, i.priority
+        FROM labeling_reviewitem i
+        WHERE i.queue_id = q.id AND {CLAIMABLE}
+        ORDER BY i.priority DESC, i.id
+        LIMIT 1
+        FOR UPDATE OF i SKIP LOCKED) AS x
+    ORDER BY x.priority DESC, x.id
     LIMIT 1
-    FOR UPDATE OF i SKIP LOCKED
 """
 
 # Lease the locked item, and audit it, in one statement.

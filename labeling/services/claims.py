@@ -27,7 +27,7 @@ SKIP_COOLDOWN = timedelta(hours=1)
 # Concurrent claimers look at this many items at the head of the queue and take the first
 # one nobody else is taking (at random among equal priorities), so that they do not all
 # queue up behind the same row.
-TIE_WINDOW = 8
+TIE_WINDOW = 32
 # Not for security: which of the top few items, and whether to serve gold. Seedable in tests.
 chance = random.Random()  # noqa: S311
 

@@ -142,6 +142,8 @@ def test_openapi_schema_lists_the_endpoints(analyst):
         "/api/v1/flags/",
         "/api/v1/queue/claim/",
         "/api/v1/items/{item_id}/labels/",
+        "/api/v1/items/{item_id}/heartbeat/",
+        "/api/v1/items/{item_id}/release/",
         "/api/v1/labels/",
     ):
         assert path in paths
