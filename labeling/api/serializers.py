@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from labeling.models import Label, Lease, Queue, ReviewItem
+from labeling.services.intake import MERCHANT_FIELDS
 from supportability.models import Decision, Merchant, PolicyCategory, Score
 
 MAX_FLAGS_PER_REQUEST = 1_000
@@ -98,21 +99,7 @@ class IntakeResultSerializer(serializers.Serializer):
 class MerchantOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Merchant
-        fields = (
-            "id",
-            "external_id",
-            "name",
-            "country",
-            "mcc",
-            "url",
-            "description",
-            "website_text",
-            "refund_rate",
-            "dispute_rate",
-            "cnp_share",
-            "account_age_days",
-            "monthly_volume",
-        )
+        fields = ("id", "external_id", *MERCHANT_FIELDS)
 
 
 class ScoreOutSerializer(serializers.ModelSerializer):
