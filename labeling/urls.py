@@ -8,7 +8,7 @@ app_name = "labeling"
 urlpatterns = [
     path("", views.workbench, name="workbench"),
     path("next/", views.claim, name="claim"),
-    path("items/<int:item_id>/label/", views.label, name="label"),
-    path("items/<int:item_id>/release/", views.release, name="release"),
-    path("items/<int:item_id>/heartbeat/", views.heartbeat, name="heartbeat"),
+    path("items/<id:item_id>/label/", views.label, name="label"),
+    path("items/<id:item_id>/release/", views.release, name="release"),
+    path("items/<id:item_id>/heartbeat/", views.heartbeat, name="heartbeat"),
 ]

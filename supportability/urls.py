@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .converters import IdConverter
+
+# Before the includes below: their routes use <id:...>.
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -36,7 +36,7 @@ CLAIMABLE = """
 LOCK_HEAD = f"""
     SELECT i.id, i.queue_id, i.merchant_id, i.score_id
     FROM labeling_reviewitem i
-    WHERE i.status = 'queued' AND i.id IN (
+    WHERE i.status = 'queued' AND i.gold_id IS NULL AND i.id IN (
         SELECT head.id FROM unnest(%(queues)s::bigint[]) AS q(id)
         CROSS JOIN LATERAL (
             SELECT i.id, i.priority FROM labeling_reviewitem i

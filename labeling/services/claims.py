@@ -180,7 +180,7 @@ def live_lease(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> L
         outcome=lease.outcome,
         expires_at=lease.expires_at,
         user=user,
-        now=now,
+        now=max(now, timezone.now()),  # the lock may have been waited for
     )
     return lease
 
@@ -202,7 +202,7 @@ def lease_heartbeat(*, user: Any, item_id: int, lease_token: Any) -> Lease:
     now = timezone.now()
     lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)
     before = _iso(lease)
-    lease.expires_at = now + lease_ttl()
+    lease.expires_at = timezone.now() + lease_ttl()
     lease.save(update_fields=["expires_at"])
     audit_record(
         actor=user,
@@ -238,6 +238,13 @@ def lease_release(*, user: Any, item_id: int, lease_token: Any) -> ReviewItem:
 
 
 def _expire(leases: list[Lease], *, now: datetime) -> None:
+    # Lock the items in id order first, as every multi-row lock on items does.
+    list(
+        ReviewItem.objects.select_for_update()
+        .filter(id__in=[lease.item_id for lease in leases])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     Lease.objects.filter(id__in=[lease.pk for lease in leases]).update(
         outcome=Lease.Outcome.EXPIRED, ended_at=now
     )

@@ -68,10 +68,14 @@ def items_enqueue(*, entries: Sequence[Enqueue], actor: Any = None) -> int:
     queues = {q.pk: q for q in Queue.objects.all()}
     open_items = {
         item.merchant_id: item
-        for item in ReviewItem.objects.select_for_update().filter(
+        # Locked in id order, like every multi-row lock on items, so that no two bulk
+        # operations can deadlock.
+        for item in ReviewItem.objects.select_for_update()
+        .filter(
             merchant_id__in=[e.merchant_id for e in entries],
             status__in=[ReviewItem.Status.QUEUED, ReviewItem.Status.LEASED],
         )
+        .order_by("pk")
     }
     before = {item.pk: _snapshot(item) for item in open_items.values()}
     new: dict[int, ReviewItem] = {}

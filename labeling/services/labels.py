@@ -135,7 +135,7 @@ def _lock(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> Locked
             outcome=locked.outcome,
             expires_at=locked.expires_at,
             user=user,
-            now=now,
+            now=max(now, timezone.now()),  # the lock may have been waited for
         )
         return locked
     lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)

@@ -68,6 +68,9 @@ def gold_create(
     category = validate_label(data)
     if not data.rationale.strip():
         raise LabelInvalid("rationale", "A gold answer needs a rationale.")
+    # Two leads setting the same merchant's answer at once: the second waits here, then
+    # sees the first answer and is told so.
+    Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
     if GoldAnswer.objects.filter(merchant=merchant).exists():
         raise LabelInvalid("merchant", "This merchant already has a gold answer.")
     item = ReviewItem.objects.select_for_update().filter(merchant=merchant, status__in=OPEN).first()
@@ -170,6 +173,18 @@ RESCORE = """
     WHERE i.id >= %s AND i.id < %s AND i.status IN ('queued', 'leased') AND i.gold_id IS NULL
       AND s.merchant_id = i.merchant_id AND s.model_version_id = %s
 """
+# PostgreSQL: lock the range's rows in id order first, skipping the few a claim, label or
+# intake holds at that instant (they keep their old priority until the next re-ranking),
+# so that the batch never waits on, or deadlocks with, analysts' work.
+RESCORE_POSTGRES = """
+    UPDATE labeling_reviewitem AS i SET priority = s.probability, score_id = s.id
+    FROM supportability_score AS s
+    WHERE i.id IN (
+        SELECT id FROM labeling_reviewitem
+        WHERE id >= %s AND id < %s AND status IN ('queued', 'leased') AND gold_id IS NULL
+        ORDER BY id FOR UPDATE SKIP LOCKED)
+      AND s.merchant_id = i.merchant_id AND s.model_version_id = %s
+"""
 
 
 def _rescore_range(start: int, stop: int, model_version_id: int) -> int:
@@ -177,7 +192,9 @@ def _rescore_range(start: int, stop: int, model_version_id: int) -> int:
         if connection.vendor == "postgresql":
             # Re-running a lost batch is harmless, so it need not wait for its WAL flush.
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(RESCORE, [start, stop, model_version_id])
+            cursor.execute(RESCORE_POSTGRES, [start, stop, model_version_id])
+        else:
+            cursor.execute(RESCORE, [start, stop, model_version_id])
         return cursor.rowcount
 
 

@@ -207,3 +207,10 @@ def test_a_batch_that_contradicts_itself_is_refused():
     response = client.post("/api/v1/flags/", [row, renamed], format="json")
     assert response.status_code == 400
     assert "external_id" in response.json()["errors"][1]["merchant"]
+
+
+def test_an_absurd_item_id_is_404_not_500(analyst):
+    response = client_for(analyst).post(
+        "/api/v1/items/99999999999999999999999/labels/", {}, format="json"
+    )
+    assert response.status_code == 404
