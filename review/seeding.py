@@ -8,10 +8,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from labeling.models import ReviewItem
-from labeling.services import Enqueue, items_enqueue
+from labeling.services import Enqueue, LabelInput, gold_create, items_enqueue
 from supportability.audit import audit_record
 from supportability.ml.synthetic import generate_merchants
 from supportability.models import AuditEvent, GroundTruth, Merchant, ModelVersion, Score
@@ -38,6 +39,7 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
 SEED_SHARE = 0.25  # historical decisions the first model learns from
 FLAG_THRESHOLD = 0.5
 MIN_PROPENSITY = 0.02  # no merchant has zero chance of review
+GOLD_ITEMS = 12
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
         model_promote(model_version=model_version)
         merchants_score(model_version=model_version)
         queued = items_enqueue(entries=_sample_queue(model_version, seed_rows, rng))
+        _seed_gold(seed_rows, rng)
         audit_record(
             actor=None,
             verb="demo.seed",
@@ -122,6 +125,25 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
     return DemoSummary(
         created=True, merchants=len(created), queued=queued, model=str(model_version)
     )
+
+
+def _seed_gold(seed_rows: list[SnapshotRow], rng: np.random.Generator) -> None:
+    """A dozen known answers from the historical decisions, half of them violators, so that
+    gold items turn up in the demo queue and the lead sees analysts' accuracy."""
+    lead = get_user_model().objects.get(username="lead")
+    violators = [r for r in seed_rows if r.decision != "supportable"]
+    supportable = [r for r in seed_rows if r.decision == "supportable"]
+    picks = [violators[i] for i in rng.permutation(len(violators))[: GOLD_ITEMS // 2]]
+    rest = GOLD_ITEMS - len(picks)
+    picks += [supportable[i] for i in rng.permutation(len(supportable))[:rest]]
+    for row in picks:
+        gold_create(
+            actor=lead,
+            merchant=Merchant.objects.get(pk=row.merchant_id),
+            data=LabelInput(
+                row.decision, row.category_slug, "Confirmed by the policy team.", "gold"
+            ),
+        )
 
 
 def _sample_queue(

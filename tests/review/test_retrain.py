@@ -38,8 +38,12 @@ def test_seed_builds_a_scored_world_and_a_sampled_queue(world):
     assert items.exists()
     assert items.filter(required_labels=2).exists()  # some need two independent labels
     assert items.filter(reason=ReviewItem.Reason.AUDIT_SAMPLE).exists()
+    gold = items.filter(gold__isnull=False).select_related("gold")
+    assert gold.count() == 12
+    truth = dict(GroundTruth.objects.values_list("merchant_id", "decision"))
+    assert all(item.gold.decision == truth[item.merchant_id] for item in gold)
     # Every queued merchant carries the probability with which it was drawn.
-    for item in items:
+    for item in items.filter(gold__isnull=True):
         assert item.propensity == pytest.approx(inclusion_probability(item.score.probability))
         assert 0 < item.propensity <= 1
     assert {u for u, _, _ in DEMO_USERS} <= set(
@@ -88,7 +92,7 @@ def test_retrain_learns_from_analyst_labels_and_reprioritises_the_queue(
     row = run.snapshot.rows.get(merchant_id=merchant_id)
     assert (row.decision, row.category_slug, row.source) == ("prohibited", "weapons", "analyst")
     assert Score.objects.filter(model_version=new).count() == 600
-    queued = ReviewItem.objects.filter(status="queued").select_related("score")
+    queued = ReviewItem.objects.filter(status="queued", gold__isnull=True).select_related("score")
     assert queued and all(item.score.model_version_id == new.pk for item in queued)
     assert all(item.priority == item.score.probability for item in queued)
     verbs = set(AuditEvent.objects.values_list("verb", flat=True))
