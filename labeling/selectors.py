@@ -76,6 +76,7 @@ def queue_stats() -> QueueStats:
 
 REVIEW_RELATED = (
     "item__merchant",
+    "item__queue",
     "score__model_version",
     "score__predicted_category",
 )

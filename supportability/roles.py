@@ -13,15 +13,17 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+def roles_from(group_names: set[str], *, is_superuser: bool) -> frozenset[str]:
+    return frozenset(group_names | ({role.value for role in Role} if is_superuser else set()))
+
+
 def user_roles(user: Any) -> frozenset[str]:
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return frozenset()
     cached: frozenset[str] | None = getattr(user, "_supportability_roles", None)
     if cached is None:
         names = set(user.groups.values_list("name", flat=True))
-        if user.is_superuser:
-            names |= {role.value for role in Role}
-        cached = frozenset(names)
+        cached = roles_from(names, is_superuser=user.is_superuser)
         user._supportability_roles = cached
     return cached
 

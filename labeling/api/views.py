@@ -27,6 +27,8 @@ from .serializers import (
     LabelOutSerializer,
     LeaseInSerializer,
     LeaseOutSerializer,
+    claim_payload,
+    label_payload,
 )
 
 CONFLICT = OpenApiResponse(description="You do not hold a live lease on this item.")
@@ -79,8 +81,7 @@ class ClaimView(APIView):
         lease = services.item_claim(user=request.user, queue=form.validated_data.get("queue"))
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        lease = selectors.lease_for_review(lease_id=lease.pk)
-        return Response(ClaimOutSerializer({"item": lease.item, "lease": lease}).data)
+        return Response(claim_payload(selectors.lease_for_review(lease_id=lease.pk)))
 
 
 class ItemLabelsView(APIView):
@@ -114,7 +115,7 @@ class ItemLabelsView(APIView):
         except services.Conflict as exc:
             return conflict(exc)
         return Response(
-            LabelOutSerializer(label).data,
+            label_payload(label),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
