@@ -214,3 +214,9 @@ def test_an_absurd_item_id_is_404_not_500(analyst):
         "/api/v1/items/99999999999999999999999/labels/", {}, format="json"
     )
     assert response.status_code == 404
+
+
+def test_api_docs_are_served_without_a_cdn(analyst):
+    html = client_for(analyst).get("/api/docs/").content.decode()
+    assert "swagger-ui" in html
+    assert "cdn." not in html and "jsdelivr" not in html
