@@ -3,6 +3,7 @@ transaction of the change it records."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -10,7 +11,7 @@ from django.db import models
 from .models import AuditEvent
 
 
-def audit_record(
+def audit_event(
     *,
     actor: Any,
     verb: str,
@@ -20,10 +21,9 @@ def audit_record(
     merchant_id: int | None = None,
     actor_label: str = "",
 ) -> AuditEvent:
-    """Write one audit event. Call it inside the service's transaction, so that the event
-    exists if and only if the change does."""
+    """An unsaved event: `actor` is a user, or None / an anonymous user for the system."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=user,
         actor_label=actor_label or (user.get_username() if user is not None else "system"),
         verb=verb,
@@ -33,3 +33,16 @@ def audit_record(
         before=before,
         after=after,
     )
+
+
+def audit_record(**fields: Any) -> AuditEvent:
+    """Write one audit event (arguments as `audit_event`). Call it inside the service's
+    transaction, so that the event exists if and only if the change does."""
+    event = audit_event(**fields)
+    event.save()
+    return event
+
+
+def audit_record_many(events: Iterable[AuditEvent]) -> None:
+    """Write the events of a bulk change in one statement per thousand."""
+    AuditEvent.objects.bulk_create(list(events), batch_size=1_000)

@@ -4,7 +4,6 @@ or let it lapse (the reaper returns it to the queue)."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,13 +12,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from supportability.audit import audit_record
-from supportability.models import AuditEvent
+from supportability.audit import audit_event, audit_record, audit_record_many
 from supportability.roles import user_roles
 
 from ..models import Label, Lease, ReviewItem
 from ..selectors import queues_open_to
-from .claim_sql import held_lease, lease_item, lock_next, open_queues
+from .claim_sql import QueueRow, held_lease, lease_item, lock_next, open_queues
 from .errors import LeaseLost
 
 # A skipped item goes back to the queue for colleagues, not straight back to its skipper.
@@ -65,19 +63,11 @@ def _lock_gold(user: Any, queue_id: int, now: datetime) -> ReviewItem | None:
     return candidates.select_for_update(skip_locked=True, of=("self",)).order_by("?").first()
 
 
-@dataclass(frozen=True)
-class _Open:
-    id: int
-    slug: str
-    gold_rate: float
-    required_role: str
-
-
-def _open_queues(user: Any, queue: str | None) -> dict[int, _Open]:
+def _open_queues(user: Any, queue: str | None) -> dict[int, QueueRow]:
     if connection.vendor == "postgresql":
-        rows = [_Open(q.id, q.slug, q.gold_rate, q.required_role) for q in open_queues(user.pk)]
+        rows = open_queues(user.pk)
     else:
-        rows = [_Open(q.pk, q.slug, q.gold_rate, q.required_role) for q in queues_open_to(user)]
+        rows = [QueueRow(q.pk, q.slug, q.gold_rate, q.required_role) for q in queues_open_to(user)]
     roles = user_roles(user)
     return {
         q.id: q
@@ -165,7 +155,7 @@ def _iso(lease: Lease) -> str:
     return lease.expires_at.isoformat()
 
 
-def live_lease(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> Lease:
+def live_lease(*, user: Any, item_id: int, lease_token: Any) -> Lease:
     """The caller's live lease on the item, locked with its item; LeaseLost otherwise."""
     lease = (
         Lease.objects.select_for_update(of=("self", "item"))
@@ -176,31 +166,26 @@ def live_lease(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> L
     if lease is None:
         raise LeaseLost("No lease with that token on this item: claim the item first.")
     check_live(
-        holder_id=lease.holder_id,
-        outcome=lease.outcome,
-        expires_at=lease.expires_at,
-        user=user,
-        now=max(now, timezone.now()),  # the lock may have been waited for
+        holder_id=lease.holder_id, outcome=lease.outcome, expires_at=lease.expires_at, user=user
     )
     return lease
 
 
-def check_live(
-    *, holder_id: int, outcome: str, expires_at: datetime, user: Any, now: datetime
-) -> None:
+def check_live(*, holder_id: int, outcome: str, expires_at: datetime, user: Any) -> None:
+    """Only the holder of an active, unexpired lease may act on its item. Call it once the
+    lease is locked: the time is taken here, after any wait for the lock."""
     if holder_id != user.pk:
         raise LeaseLost("This item is leased to another analyst.")
     if outcome != Lease.Outcome.ACTIVE:
         raise LeaseLost(f"Your lease on this item has ended ({outcome}): claim again.")
-    if expires_at <= now:
+    if expires_at <= timezone.now():
         raise LeaseLost("Your lease on this item has expired: claim again.")
 
 
 @transaction.atomic
 def lease_heartbeat(*, user: Any, item_id: int, lease_token: Any) -> Lease:
     """Extend a live lease by the lease time (the review screen calls this while open)."""
-    now = timezone.now()
-    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)
+    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token)
     before = _iso(lease)
     lease.expires_at = timezone.now() + lease_ttl()
     lease.save(update_fields=["expires_at"])
@@ -218,8 +203,8 @@ def lease_heartbeat(*, user: Any, item_id: int, lease_token: Any) -> Lease:
 @transaction.atomic
 def lease_release(*, user: Any, item_id: int, lease_token: Any) -> ReviewItem:
     """Give an item back (skip): it returns to the queue at once, the skip recorded."""
-    now = timezone.now()
-    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)
+    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token)
+    now = timezone.now()  # after the lock
     lease.outcome = Lease.Outcome.RELEASED
     lease.ended_at = now
     lease.save(update_fields=["outcome", "ended_at"])
@@ -251,19 +236,16 @@ def _expire(leases: list[Lease], *, now: datetime) -> None:
     ReviewItem.objects.filter(
         id__in=[lease.item_id for lease in leases], status=ReviewItem.Status.LEASED
     ).update(status=ReviewItem.Status.QUEUED, updated_at=now)
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                actor_label="system",
-                verb="lease.expire",
-                object_type="labeling.reviewitem",
-                object_id=str(lease.item_id),
-                merchant_id=lease.item.merchant_id,
-                before={"status": ReviewItem.Status.LEASED, "lease": str(lease.token)},
-                after={"status": ReviewItem.Status.QUEUED},
-            )
-            for lease in leases
-        ]
+    audit_record_many(
+        audit_event(
+            actor=None,
+            verb="lease.expire",
+            target=lease.item,
+            merchant_id=lease.item.merchant_id,
+            before={"status": ReviewItem.Status.LEASED, "lease": str(lease.token)},
+            after={"status": ReviewItem.Status.QUEUED},
+        )
+        for lease in leases
     )
 
 

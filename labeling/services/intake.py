@@ -8,8 +8,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from supportability.audit import audit_record
-from supportability.models import AuditEvent, Merchant, ModelVersion, Score
+from supportability.audit import audit_event, audit_record, audit_record_many
+from supportability.models import Merchant, ModelVersion, Score
 
 from ..models import Queue, ReviewItem
 from .claims import chance
@@ -104,40 +104,29 @@ def items_enqueue(*, entries: Sequence[Enqueue], actor: Any = None) -> int:
         ReviewItem.objects.bulk_update(
             raised, ["priority", "score_id", "propensity", "reason"], batch_size=1_000
         )
-    label = actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
-    AuditEvent.objects.bulk_create(
+    audit_record_many(
         [
-            AuditEvent(
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
-                actor_label=label,
+            audit_event(
+                actor=actor,
                 verb="item.enqueue",
-                object_type="labeling.reviewitem",
-                object_id=str(item.pk),
+                target=item,
                 merchant_id=item.merchant_id,
-                after={
-                    "queue": item.queue.slug,
-                    "reason": item.reason,
-                    "priority": item.priority,
-                    "propensity": item.propensity,
-                    "required_labels": item.required_labels,
-                },
+                after={"queue": item.queue.slug, "required_labels": item.required_labels}
+                | _snapshot(item),
             )
             for item in created
         ]
         + [
-            AuditEvent(
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
-                actor_label=label,
+            audit_event(
+                actor=actor,
                 verb="item.reflag",
-                object_type="labeling.reviewitem",
-                object_id=str(item.pk),
+                target=item,
                 merchant_id=item.merchant_id,
                 before=before[item.pk],
                 after=_snapshot(item),
             )
             for item in raised
-        ],
-        batch_size=1_000,
+        ]
     )
     return len(created)
 
@@ -267,19 +256,15 @@ def flags_ingest(*, rows: Sequence[dict[str, Any]], actor: Any) -> IntakeResult:
         items_enqueued=enqueued,
     )
     if created or changed or new_scores:
-        AuditEvent.objects.bulk_create(
-            [
-                AuditEvent(
-                    actor=actor,
-                    actor_label=actor.get_username(),
-                    verb="merchant.create" if m in created else "merchant.update",
-                    object_type="supportability.merchant",
-                    object_id=str(m.pk),
-                    merchant_id=m.pk,
-                    after={"external_id": m.external_id, "name": m.name},
-                )
-                for m in [*created, *changed]
-            ]
+        audit_record_many(
+            audit_event(
+                actor=actor,
+                verb="merchant.create" if m in created else "merchant.update",
+                target=m,
+                merchant_id=m.pk,
+                after={"external_id": m.external_id, "name": m.name},
+            )
+            for m in [*created, *changed]
         )
         audit_record(
             actor=actor,

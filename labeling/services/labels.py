@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -124,7 +123,7 @@ def _next_status(lease: LockedLease, decision: str, category_id: int, label_coun
     return ReviewItem.Status.DONE
 
 
-def _lock(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> LockedLease:
+def _lock(*, user: Any, item_id: int, lease_token: Any) -> LockedLease:
     """The caller's live lease on the item, locked with its item; LeaseLost otherwise."""
     if connection.vendor == "postgresql":
         locked = label_sql.lock(lease_token=lease_token, item_id=item_id)
@@ -135,10 +134,9 @@ def _lock(*, user: Any, item_id: int, lease_token: Any, now: datetime) -> Locked
             outcome=locked.outcome,
             expires_at=locked.expires_at,
             user=user,
-            now=max(now, timezone.now()),  # the lock may have been waited for
         )
         return locked
-    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token, now=now)
+    lease = live_lease(user=user, item_id=item_id, lease_token=lease_token)
     item, score, gold = lease.item, lease.score, lease.item.gold
     return LockedLease(
         lease_id=lease.pk,
@@ -177,7 +175,7 @@ def label_submit(
     try:
         # Locks the lease and its item: a concurrent double submit waits here, then sees
         # the lease labelled, and finds the label the first submit stored.
-        lease = _lock(user=user, item_id=item_id, lease_token=lease_token, now=timezone.now())
+        lease = _lock(user=user, item_id=item_id, lease_token=lease_token)
     except LeaseLost:
         repeat = _repeat(user, item_id, data, category)
         if repeat is not None:

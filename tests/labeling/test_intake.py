@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from labeling.models import ReviewItem
 from supportability.models import AuditEvent, Merchant, ModelVersion, Score
 from supportability.services import token_create
+from tests.clients import bearer
 from tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +39,7 @@ ROW = {
 @pytest.fixture
 def detector() -> APIClient:
     _, secret = token_create(name="detector", scopes=["flags:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client = bearer(secret)
     return client
 
 
@@ -120,8 +120,7 @@ def test_unknown_category_is_named(detector):
 
 def test_intake_needs_the_flags_scope(make_user):
     _, secret = token_create(name="reader", scopes=["labels:read"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client = bearer(secret)
     assert client.post("/api/v1/flags/", _rows(1), format="json").status_code == 403
     client.credentials(HTTP_AUTHORIZATION="Bearer sr_not-a-token")
     assert client.post("/api/v1/flags/", _rows(1), format="json").status_code == 401

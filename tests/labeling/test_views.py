@@ -6,17 +6,12 @@ import pytest
 from django.test import Client
 
 from labeling.models import Label, Lease, Queue
+from tests.clients import logged_in
 from tests.factories import ReviewItemFactory
 
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _form(lease: Lease, **overrides) -> dict:

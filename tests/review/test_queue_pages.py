@@ -1,19 +1,13 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from labeling.models import GoldAnswer, Queue, ReviewItem
 from supportability.models import AuditEvent
+from tests.clients import logged_in
 from tests.factories import MerchantFactory, QueueFactory, ReviewItemFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_queue_page_is_lead_only_and_shows_counts_and_oldest_age(analyst, lead):

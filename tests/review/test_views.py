@@ -7,15 +7,10 @@ from django.test import Client
 
 from labeling import services as labeling
 from supportability.models import AuditEvent
+from tests.clients import logged_in
 from tests.factories import ReviewItemFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_lead_pages_are_lead_only(analyst, lead):
