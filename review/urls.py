@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from .views import dashboard, queues
 
 app_name = "review"
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("labels/", views.labels, name="labels"),
-    path("retrain/", views.retrain, name="retrain"),
-    path("runs/<id:run_id>/", views.run_status, name="run"),
-    path("queues/", views.queues, name="queues"),
-    path("queues/<id:queue_id>/", views.queue_settings, name="queue-settings"),
-    path("gold/", views.gold_create, name="gold-create"),
+    path("", dashboard.dashboard, name="dashboard"),
+    path("labels/", dashboard.labels, name="labels"),
+    path("retrain/", dashboard.retrain, name="retrain"),
+    path("runs/<id:run_id>/", dashboard.run_status, name="run"),
+    path("queues/", queues.queues, name="queues"),
+    path("queues/<id:queue_id>/", queues.queue_settings, name="queue-settings"),
+    path("gold/", queues.gold_create, name="gold-create"),
 ]

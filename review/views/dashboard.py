@@ -1,0 +1,71 @@
+"""The lead's dashboard: recent labels (live), models and retraining."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from labeling.selectors import (
+    labels_recent,
+    queue_stats,
+)
+from supportability.access import HtmxHttpRequest, role_required
+from supportability.models import TrainingRun
+from supportability.roles import Role
+
+from .. import selectors, services
+
+
+@require_GET
+@role_required(Role.LEAD)
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "review/dashboard.html",
+        {
+            "labels": labels_recent(),
+            "events": selectors.audit_recent(),
+            "models": selectors.models_recent(),
+            "run": selectors.run_latest(),
+            "stats": queue_stats(),
+        },
+    )
+
+
+@require_GET
+@role_required(Role.LEAD)
+def labels(request: HtmxHttpRequest) -> HttpResponse:
+    """The live table of recent labels (polled by the dashboard)."""
+    return render(request, "review/_labels.html", {"labels": labels_recent()})
+
+
+def _run_panel(
+    request: HtmxHttpRequest, run: TrainingRun | None, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    """The model panel: the latest retraining (polling while it runs) and the versions."""
+    context = {"run": run, "models": selectors.models_recent(), "error": error}
+    return render(request, "review/_run.html", context, status=status)
+
+
+@require_POST
+@role_required(Role.LEAD)
+def retrain(request: HtmxHttpRequest) -> HttpResponse:
+    try:
+        run = services.retrain_start(actor=request.user)
+    except services.RetrainBusy as exc:
+        if request.htmx:
+            return _run_panel(request, selectors.run_latest(), error=str(exc), status=409)
+        messages.error(request, str(exc))
+        return redirect("review:dashboard")
+    if request.htmx:
+        return _run_panel(request, run)
+    return redirect("review:dashboard")
+
+
+@require_GET
+@role_required(Role.LEAD)
+def run_status(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=run_id)
+    return _run_panel(request, run)
