@@ -153,7 +153,7 @@ def test_management_commands(world, capsys):
 def test_a_failed_rescore_leaves_the_champion_in_place(
     world, lead, monkeypatch, django_capture_on_commit_callbacks
 ):
-    import review.services as review_services
+    import review.services.retraining as review_services
 
     def broken(**kwargs):
         raise RuntimeError("scoring worker died")

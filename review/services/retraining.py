@@ -40,7 +40,7 @@ class RetrainBusy(Exception):
 def retrain_start(*, actor: Any, enqueue: bool = True) -> TrainingRun:
     """Queue a retraining for the workers (or, with enqueue=False, for the caller to run).
     Never two at once: the database refuses a second active run."""
-    from .tasks import retrain
+    from ..tasks import retrain
 
     _runs_fail_stale()
     try:
