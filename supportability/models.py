@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Decision(models.TextChoices):
@@ -270,7 +271,10 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object, when, with the state before and after. Append-only."""
+    """Who did what to which object, when, with the state before and after. Append-only and
+    tamper-evident: each event is a link of a hash chain (`seq`, `prev_hash`, `hash`), appended
+    by supportability.audit under a lock and checked by `manage.py verify_audit`; on PostgreSQL
+    a trigger refuses UPDATE and DELETE."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -284,7 +288,13 @@ class AuditEvent(models.Model):
     )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set when the event is built, not by the insert: the hash covers it.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The event's position in the chain, and the chain's hashes (hex sha256): `hash` covers
+    # `prev_hash` and the event's content (supportability.audit.event_hash).
+    seq = models.BigIntegerField(unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -298,7 +308,8 @@ class AuditEvent(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise TypeError("audit events are never updated")
-        super().save(*args, **kwargs)
+        # Only the chain's writer may insert: it assigns seq and hashes under the chain lock.
+        raise TypeError("audit events are appended with supportability.audit.audit_record")
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("audit events are never deleted")

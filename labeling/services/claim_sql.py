@@ -8,13 +8,15 @@ same rules as the ORM path in claims.py (which SQLite uses), and the same tests 
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
+
+from supportability.audit import chain_append
+from supportability.models import AuditEvent
 
 from ..models import Lease
 
@@ -66,7 +68,8 @@ LOCK_NEXT = f"""
     LIMIT 1
 """
 
-# Lease the locked item, and audit it, in one statement.
+# Lease the locked item in one statement; the audit event follows through the chain's
+# writer (supportability.audit), which links it into the hash chain.
 LEASE = """
     WITH item AS (
         UPDATE labeling_reviewitem SET status = 'leased', updated_at = %(now)s
@@ -77,15 +80,8 @@ LEASE = """
             (item_id, holder_id, token, score_id, claimed_at, expires_at, outcome)
         SELECT id, %(user)s, %(token)s, score_id, %(now)s, %(expires)s, 'active' FROM item
         RETURNING id, item_id, score_id
-    ), audit AS (
-        INSERT INTO supportability_auditevent
-            (actor_id, actor_label, verb, object_type, object_id, merchant_id,
-             before, after, created_at)
-        SELECT %(user)s, %(username)s, 'item.claim', 'labeling.reviewitem', item.id::text,
-               item.merchant_id, %(before)s::jsonb, %(after)s::jsonb, %(now)s
-        FROM item
     )
-    SELECT id, item_id, score_id FROM lease
+    SELECT lease.id, lease.item_id, lease.score_id, item.merchant_id FROM lease, item
 """
 
 HELD = """
@@ -165,22 +161,33 @@ def lease_item(
 ) -> Lease:
     token = uuid.uuid4()
     expires = now + ttl
-    after = {"status": "leased", "lease": str(token), "expires_at": expires.isoformat()}
     with connection.cursor() as cursor:
         cursor.execute(
             LEASE,
             {
                 "item": item_id,
                 "user": user_id,
-                "username": username,
                 "token": token,
                 "now": now,
                 "expires": expires,
-                "before": json.dumps({"status": "queued"}),
-                "after": json.dumps(after),
             },
         )
-        lease_id, item, score_id = cursor.fetchone()
+        lease_id, item, score_id, merchant_id = cursor.fetchone()
+    chain_append(
+        [
+            AuditEvent(
+                actor_id=user_id,
+                actor_label=username,
+                verb="item.claim",
+                object_type="labeling.reviewitem",
+                object_id=str(item),
+                merchant_id=merchant_id,
+                before={"status": "queued"},
+                after={"status": "leased", "lease": str(token), "expires_at": expires.isoformat()},
+                created_at=now,
+            )
+        ]
+    )
     return _lease(
         {
             "id": lease_id,

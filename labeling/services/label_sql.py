@@ -1,15 +1,17 @@
 """The label's hot path on PostgreSQL, in plain SQL (see claim_sql.py for why): lock the
-lease with its item, then record the label, end the lease, move the item on and audit it,
-in one statement."""
+lease with its item, then record the label, end the lease and move the item on in one
+statement, and audit it through the chain's writer (supportability.audit)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
+
+from supportability.audit import chain_append
+from supportability.models import AuditEvent
 
 LOCK = """
     SELECT l.id, l.holder_id, l.outcome, l.expires_at, l.claimed_at, l.score_id,
@@ -42,13 +44,6 @@ RECORD = """
         UPDATE labeling_reviewitem
         SET label_count = %(label_count)s, status = %(status)s, updated_at = %(now)s
         WHERE id = %(item)s
-    ), audit AS (
-        INSERT INTO supportability_auditevent
-            (actor_id, actor_label, verb, object_type, object_id, merchant_id,
-             before, after, created_at)
-        SELECT %(user)s, %(username)s, 'label.submit', 'labeling.label', label.id::text,
-               %(merchant)s, %(before)s::jsonb, %(after)s::jsonb, %(now)s
-        FROM label
     )
     SELECT id FROM label
 """
@@ -84,10 +79,24 @@ def lock(*, lease_token: Any, item_id: int) -> LockedLease | None:
 
 
 def record(**values: Any) -> int:
-    """Insert the label and apply its consequences; returns the label's id."""
-    values = dict(values)
-    values["before"] = json.dumps(values["before"])
-    values["after"] = json.dumps(values["after"])
+    """Insert the label and apply its consequences, then audit it (the transaction's last
+    write: the audit chain's lock is held from there to commit); returns the label's id."""
     with connection.cursor() as cursor:
         cursor.execute(RECORD, values)
-        return int(cursor.fetchone()[0])
+        label_id = int(cursor.fetchone()[0])
+    chain_append(
+        [
+            AuditEvent(
+                actor_id=values["user"],
+                actor_label=values["username"],
+                verb="label.submit",
+                object_type="labeling.label",
+                object_id=str(label_id),
+                merchant_id=values["merchant"],
+                before=values["before"],
+                after=values["after"],
+                created_at=values["now"],
+            )
+        ]
+    )
+    return label_id
