@@ -80,6 +80,7 @@ class ReviewItem(models.Model):
         QUEUED = "queued", "Queued"
         LEASED = "leased", "Leased"
         ESCALATED = "escalated", "Escalated to a lead"
+        SIGNOFF = "signoff", "Awaiting a second lead's sign-off"
         DONE = "done", "Done"
 
     class Reason(models.TextChoices):
@@ -137,6 +138,12 @@ class ReviewItem(models.Model):
             ),
             models.Index(
                 fields=["queue"], condition=Q(gold__isnull=False), name="gold_items_by_queue"
+            ),
+            # The leads' queues: escalated items and adjudications awaiting sign-off.
+            models.Index(
+                fields=["status", "-priority", "id"],
+                condition=Q(status__in=["escalated", "signoff"]),
+                name="lead_work_items",
             ),
         ]
 

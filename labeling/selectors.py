@@ -53,7 +53,11 @@ def queue_stats_by_queue() -> list[QueueStats]:
                 queue=queue,
                 queued=by_status.get(ReviewItem.Status.QUEUED, {}).get("n", 0),
                 leased=by_status.get(ReviewItem.Status.LEASED, {}).get("n", 0),
-                escalated=by_status.get(ReviewItem.Status.ESCALATED, {}).get("n", 0),
+                # With the leads: to adjudicate, or awaiting a second lead's sign-off.
+                escalated=sum(
+                    by_status.get(status, {}).get("n", 0)
+                    for status in (ReviewItem.Status.ESCALATED, ReviewItem.Status.SIGNOFF)
+                ),
                 done=by_status.get(ReviewItem.Status.DONE, {}).get("n", 0),
                 oldest_queued_seconds=(now - oldest).total_seconds() if oldest else None,
             )
@@ -90,7 +94,12 @@ def lease_for_review(*, lease_id: int) -> Lease:
 def live_lease_of(*, user: Any) -> Lease | None:
     return (
         Lease.objects.select_related(*REVIEW_RELATED)
-        .filter(holder=user, outcome=Lease.Outcome.ACTIVE, expires_at__gt=timezone.now())
+        .filter(
+            holder=user,
+            outcome=Lease.Outcome.ACTIVE,
+            expires_at__gt=timezone.now(),
+            item__status=ReviewItem.Status.LEASED,
+        )
         .first()
     )
 

@@ -63,7 +63,11 @@ def workbench(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @role_required(*LABELLERS)
 def claim(request: HtmxHttpRequest) -> HttpResponse:
-    lease = _claim_next(request)
+    try:
+        lease = _claim_next(request)
+    except services.Conflict as exc:
+        # A lead holding an adjudication: one item at a time, whichever screen.
+        return _render_workspace(request, lease=None, status=409, error=str(exc))
     if not request.htmx:
         return redirect("labeling:workbench")
     return _render_workspace(request, lease=lease, notice="" if lease else "The queue is empty.")

@@ -78,7 +78,10 @@ class ClaimView(APIView):
     def post(self, request: Request) -> Response:
         form = ClaimInSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        lease = services.item_claim(user=request.user, queue=form.validated_data.get("queue"))
+        try:
+            lease = services.item_claim(user=request.user, queue=form.validated_data.get("queue"))
+        except services.Conflict as exc:
+            return conflict(exc)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(claim_payload(selectors.lease_for_review(lease_id=lease.pk)))

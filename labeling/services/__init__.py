@@ -13,6 +13,7 @@ from .claims import (
     lease_release,
     lease_ttl,
     leases_expire,
+    leases_lapse,
 )
 from .errors import (
     Conflict,
@@ -56,6 +57,7 @@ __all__ = [
     "lease_release",
     "lease_ttl",
     "leases_expire",
+    "leases_lapse",
     "queue_default",
     "queue_reprioritise",
     "queue_update",

@@ -18,7 +18,7 @@ from supportability.roles import user_roles
 from ..models import Label, Lease, ReviewItem
 from ..selectors import queues_open_to
 from .claim_sql import QueueRow, held_lease, lease_item, lock_next, open_queues
-from .errors import LeaseLost
+from .errors import Conflict, LeaseLost
 
 # A skipped item goes back to the queue for colleagues, not straight back to its skipper.
 SKIP_COOLDOWN = timedelta(hours=1)
@@ -97,9 +97,15 @@ def item_claim(*, user: Any, queue: str | None = None) -> Lease | None:
     now = timezone.now()
     held = _held(user)
     if held is not None:
+        lead_work = _lead_work(held)
+        if lead_work and held.expires_at > now:
+            raise Conflict(
+                "You hold a lead's item (an adjudication, sign-off or audit): finish or"
+                " release it on the lead's screen first."
+            )
         if held.expires_at > now:
             return held
-        _expire([held], now=now)  # their own lapsed lease: no need to wait for the reaper
+        leases_lapse([held], now=now)  # their own lapsed lease: no need to wait for the reaper
     queues = _open_queues(user, queue)
     if not queues:
         return None
@@ -127,6 +133,14 @@ def item_claim(*, user: Any, queue: str | None = None) -> Lease | None:
         # The same analyst claimed in another tab at the same moment; the database allows
         # one active lease per analyst, so hand back that one.
         return Lease.objects.get(holder=user, outcome=Lease.Outcome.ACTIVE)
+
+
+def _lead_work(lease: Lease) -> bool:
+    """Whether a lease is a lead's (on an escalated, sign-off or audited item) rather than
+    an analyst's on a queued item. Leads use the same leases; only analysts' leases lease
+    the item."""
+    status = ReviewItem.objects.filter(pk=lease.item_id).values_list("status", flat=True).first()
+    return status != ReviewItem.Status.LEASED
 
 
 def _lease(user: Any, item_id: int, now: datetime) -> Lease:
@@ -204,6 +218,8 @@ def lease_heartbeat(*, user: Any, item_id: int, lease_token: Any) -> Lease:
 def lease_release(*, user: Any, item_id: int, lease_token: Any) -> ReviewItem:
     """Give an item back (skip): it returns to the queue at once, the skip recorded."""
     lease = live_lease(user=user, item_id=item_id, lease_token=lease_token)
+    if lease.item.status != ReviewItem.Status.LEASED:
+        raise LeaseLost("This lease is a lead's: release it on the lead's screen.")
     now = timezone.now()  # after the lock
     lease.outcome = Lease.Outcome.RELEASED
     lease.ended_at = now
@@ -222,13 +238,16 @@ def lease_release(*, user: Any, item_id: int, lease_token: Any) -> ReviewItem:
     return item
 
 
-def _expire(leases: list[Lease], *, now: datetime) -> None:
+def leases_lapse(leases: list[Lease], *, now: datetime) -> None:
+    """End leases that ran out. An analyst's item returns to the queue; a lead's item
+    (escalated, awaiting sign-off, or done and drawn for audit) keeps its status and is
+    free for the next lead."""
     # Lock the items in id order first, as every multi-row lock on items does.
-    list(
+    statuses = dict(
         ReviewItem.objects.select_for_update()
         .filter(id__in=[lease.item_id for lease in leases])
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "status")
     )
     Lease.objects.filter(id__in=[lease.pk for lease in leases]).update(
         outcome=Lease.Outcome.EXPIRED, ended_at=now
@@ -242,11 +261,15 @@ def _expire(leases: list[Lease], *, now: datetime) -> None:
             verb="lease.expire",
             target=lease.item,
             merchant_id=lease.item.merchant_id,
-            before={"status": ReviewItem.Status.LEASED, "lease": str(lease.token)},
-            after={"status": ReviewItem.Status.QUEUED},
+            before={"status": statuses[lease.item_id], "lease": str(lease.token)},
+            after={"status": _after_lapse(statuses[lease.item_id])},
         )
         for lease in leases
     )
+
+
+def _after_lapse(status: str) -> str:
+    return ReviewItem.Status.QUEUED if status == ReviewItem.Status.LEASED else status
 
 
 @transaction.atomic
@@ -261,5 +284,5 @@ def leases_expire(*, now: datetime | None = None, batch: int = 1_000) -> int:
         .order_by("expires_at")[:batch]
     )
     if expired:
-        _expire(expired, now=now)
+        leases_lapse(expired, now=now)
     return len(expired)

@@ -181,6 +181,8 @@ def label_submit(
         if repeat is not None:
             return repeat, False
         raise
+    if lease.item_status != ReviewItem.Status.LEASED:
+        raise LeaseLost("This lease is a lead's, on an item analysts no longer label.")
     now = timezone.now()  # after the lock: this lease ends before the next one starts
     policy = _current_policy()
     label_count = lease.label_count + 1
