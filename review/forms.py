@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
 from supportability.models import Decision
@@ -18,3 +20,52 @@ class GoldForm(forms.Form):
     category = forms.SlugField(max_length=64)
     rationale = forms.CharField(max_length=5_000, widget=forms.Textarea(attrs={"rows": 2}))
     queue = forms.SlugField(max_length=64, required=False)
+
+
+FINAL_CHOICES = [c for c in Decision.choices if c[0] != "unsure"]
+
+
+class ClaimForm(forms.Form):
+    work = forms.ChoiceField(
+        choices=[("adjudicate", "adjudicate"), ("signoff", "signoff"), ("audit", "audit")]
+    )
+
+
+class AdjudicationForm(forms.Form):
+    lease = forms.UUIDField()
+    decision = forms.ChoiceField(choices=FINAL_CHOICES)
+    category = forms.SlugField(max_length=64)
+    rationale = forms.CharField(max_length=5_000, strip=True)
+    upheld_label = forms.IntegerField(required=False, min_value=1)
+    not_for_training = forms.BooleanField(required=False)
+    training_note = forms.CharField(max_length=5_000, required=False)
+
+
+class SignoffForm(forms.Form):
+    lease = forms.UUIDField()
+    verdict = forms.ChoiceField(choices=[("approve", "approve"), ("refuse", "refuse")])
+    note = forms.CharField(max_length=5_000, required=False)
+
+
+class AuditForm(forms.Form):
+    lease = forms.UUIDField()
+    verdict = forms.ChoiceField(choices=[("agree", "agree"), ("overturn", "overturn")])
+    decision = forms.ChoiceField(choices=[("", ""), *FINAL_CHOICES], required=False)
+    category = forms.SlugField(max_length=64, required=False)
+    rationale = forms.CharField(max_length=5_000)
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(max_length=5_000)
+
+
+class ReviewSettingsForm(forms.Form):
+    audit_rate = forms.FloatField(min_value=0, max_value=1)
+    audit_floor = forms.FloatField(min_value=0, max_value=1)
+    audit_cap = forms.FloatField(min_value=0, max_value=1)
+    four_eyes = forms.MultipleChoiceField(choices=(), required=False)
+
+    def __init__(self, *args: Any, categories: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.MultipleChoiceField, self.fields["four_eyes"])
+        field.choices = categories

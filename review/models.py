@@ -1,2 +1,234 @@
-"""Adjudication and QA audits arrive with the review issue; the lead's views read from
-labeling and supportability for now."""
+"""What leads decide: adjudications of escalated items, QA audits of single labels, the
+settings that govern both, and the periodic agreement and quality statistics."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from labeling.models import Label, Lease, ReviewItem
+from supportability.models import Decision, Merchant, PolicyCategory, PolicyVersion
+
+FINAL_DECISIONS = [c for c in Decision.choices if c[0] != Decision.UNSURE]
+
+
+class ReviewSettings(models.Model):
+    """The lead-tunable rules of adjudication and QA; one row (pk=1)."""
+
+    # Share of single-labelled items drawn for audit for an analyst of average reliability;
+    # each analyst's own rate moves with their record, between the floor and the cap.
+    audit_rate = models.FloatField(default=0.10)
+    audit_floor = models.FloatField(default=0.02)
+    audit_cap = models.FloatField(default=0.50)
+    # Adjudications in these categories need a second lead's sign-off (four eyes).
+    four_eyes = models.ManyToManyField(PolicyCategory, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "review settings"
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(audit_floor__gt=0)
+                & Q(audit_floor__lte=F("audit_rate"))
+                & Q(audit_rate__lte=F("audit_cap"))
+                & Q(audit_cap__lte=1),
+                name="audit_floor_rate_cap_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"audit {self.audit_rate:.0%} ({self.audit_floor:.0%}-{self.audit_cap:.0%})"
+
+
+class Adjudication(models.Model):
+    """A lead's final decision on an escalated item. Never deleted: a reopened adjudication
+    stays, marked superseded, and the new one points at it."""
+
+    class Status(models.TextChoices):
+        AWAITING_SIGNOFF = "awaiting_signoff", "Awaiting a second lead's sign-off"
+        FINAL = "final", "Final"
+        REJECTED = "rejected", "Sign-off refused"
+        SUPERSEDED = "superseded", "Superseded (reopened)"
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.PROTECT, related_name="adjudications")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="adjudications")
+    lease = models.OneToOneField(
+        Lease, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=16, choices=FINAL_DECISIONS)
+    category = models.ForeignKey(PolicyCategory, on_delete=models.PROTECT, related_name="+")
+    rationale = models.TextField()
+    # The analyst label the lead upheld, if they picked one rather than writing their own.
+    upheld_label = models.ForeignKey(
+        Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The business disposition stands either way; this says whether it may train a model.
+    for_training = models.BooleanField(default=True)
+    training_note = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    requires_signoff = models.BooleanField(default=False)
+    signoff_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    signoff_at = models.DateTimeField(null=True, blank=True)
+    signoff_note = models.TextField(blank=True)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopen_reason = models.TextField(blank=True)
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-id",)
+        constraints: ClassVar = [
+            # At most one live adjudication per item: the one awaiting sign-off or final.
+            models.UniqueConstraint(
+                fields=["item"],
+                condition=Q(status__in=["awaiting_signoff", "final"]),
+                name="one_live_adjudication_per_item",
+            ),
+            models.CheckConstraint(condition=~Q(decision="unsure"), name="adjudication_decides"),
+            models.CheckConstraint(
+                condition=Q(for_training=True) | ~Q(training_note=""),
+                name="training_exclusion_has_reason",
+            ),
+            # Maker-checker, held by the database too.
+            models.CheckConstraint(
+                condition=Q(signoff_by__isnull=True) | ~Q(signoff_by=F("lead")),
+                name="signoff_by_another_lead",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"adjudication {self.pk}: {self.decision}/{self.category_id} ({self.status})"
+
+
+class QaAudit(models.Model):
+    """One draw of a single-labelled item for lead audit: every such label is drawn once,
+    at its analyst's audit rate at the time, and the rate is kept so that error rates can
+    be estimated without bias from the audited sample."""
+
+    class Status(models.TextChoices):
+        NOT_DRAWN = "not_drawn", "Not drawn"
+        PENDING = "pending", "Awaiting a lead"
+        AGREED = "agreed", "Agreed"
+        OVERTURNED = "overturned", "Overturned"
+
+    label = models.OneToOneField(Label, on_delete=models.PROTECT, related_name="qa_audit")
+    item = models.ForeignKey(ReviewItem, on_delete=models.PROTECT, related_name="qa_audits")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="qa_audits")
+    analyst = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="qa_audits"
+    )
+    rate = models.FloatField()
+    status = models.CharField(max_length=12, choices=Status.choices)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lease = models.OneToOneField(
+        Lease, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The lead's answer when they overturn; empty when they agree.
+    decision = models.CharField(max_length=16, choices=FINAL_DECISIONS, blank=True)
+    category = models.ForeignKey(
+        PolicyCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rationale = models.TextField(blank=True)
+    drawn_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=Q(rate__gt=0, rate__lte=1), name="audit_rate_0_1"),
+            models.CheckConstraint(
+                condition=~Q(status="overturned") | Q(category__isnull=False),
+                name="overturn_has_answer",
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["drawn_at"], condition=Q(status="pending"), name="qa_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"QA audit of label {self.label_id} ({self.status})"
+
+
+class QualityRun(models.Model):
+    """One computation of the agreement and analyst-quality statistics."""
+
+    computed_at = models.DateTimeField(default=timezone.now)
+    since = models.DateTimeField()
+    label_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"quality run {self.pk} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class AgreementStat(models.Model):
+    """Agreement between independent labels on the same items: overall, for one pair of
+    analysts, or for one policy category (the binary 'is it this category?')."""
+
+    class Scope(models.TextChoices):
+        OVERALL = "overall", "All analysts"
+        PAIR = "pair", "Analyst pair"
+        CATEGORY = "category", "Policy category"
+
+    run = models.ForeignKey(QualityRun, on_delete=models.CASCADE, related_name="agreement")
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    analyst_a = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    analyst_b = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.ForeignKey(
+        PolicyCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    items = models.PositiveIntegerField()
+    observed = models.FloatField(null=True)
+    kappa = models.FloatField(null=True)
+    alpha = models.FloatField(null=True)
+    ac1 = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ("run", "scope", "id")
+
+    def __str__(self) -> str:
+        return f"{self.scope} agreement over {self.items} items"
+
+
+class AnalystQuality(models.Model):
+    run = models.ForeignKey(QualityRun, on_delete=models.CASCADE, related_name="analysts")
+    analyst = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    labels = models.PositiveIntegerField()
+    gold_answered = models.PositiveIntegerField()
+    gold_accuracy = models.FloatField(null=True)
+    audited = models.PositiveIntegerField()
+    overturned = models.PositiveIntegerField()
+    overturn_rate = models.FloatField(null=True)
+    # Labels per hour in which the analyst labelled anything.
+    throughput = models.FloatField(null=True)
+    median_seconds = models.FloatField(null=True)
+    audit_rate = models.FloatField()
+
+    class Meta:
+        ordering = ("run", "analyst__username")
+
+    def __str__(self) -> str:
+        return f"quality of {self.analyst_id} in run {self.run_id}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import dashboard, queues
+from .views import agreement, audit, dashboard, queues, work
 
 app_name = "review"
 urlpatterns = [
@@ -13,4 +13,20 @@ urlpatterns = [
     path("queues/", queues.queues, name="queues"),
     path("queues/<id:queue_id>/", queues.queue_settings, name="queue-settings"),
     path("gold/", queues.gold_create, name="gold-create"),
+    path("audit/", audit.audit_browser, name="audit"),
+    path("audit.csv", audit.audit_csv, name="audit-csv"),
+    path("merchants/<id:merchant_id>/", audit.merchant_timeline, name="merchant"),
+    path("work/", work.work, name="work"),
+    path("work/claim/", work.claim, name="claim"),
+    path("work/rules/", work.rules, name="rules"),
+    path("items/<id:item_id>/", work.item, name="item"),
+    path("items/<id:item_id>/adjudicate/", work.adjudicate, name="adjudicate"),
+    path("items/<id:item_id>/signoff/", work.signoff, name="signoff"),
+    path("items/<id:item_id>/audit/", work.audit, name="qa-audit"),
+    path("items/<id:item_id>/release/", work.release, name="release"),
+    path("items/<id:item_id>/heartbeat/", work.heartbeat, name="heartbeat"),
+    path("adjudications/<id:adjudication_id>/reopen/", work.reopen, name="reopen"),
+    path("agreement/", agreement.agreement, name="agreement"),
+    path("agreement.csv", agreement.agreement_csv, name="agreement-csv"),
+    path("agreement/recompute/", agreement.recompute, name="recompute"),
 ]

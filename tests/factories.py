@@ -112,3 +112,32 @@ class QueueFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda q: q.slug.title())
     gold_rate = 0.0
     overlap_share = 0.0
+
+
+def label_through_services(
+    analyst: Any, item: ReviewItem, decision: str, category: str, rationale: str = "seen it"
+) -> Any:
+    """Claim `item` as `analyst` and label it, through the queue's services (the only way
+    labels are made), so that statuses, leases and audit events are the real ones."""
+    from labeling import services
+
+    services.chance.seed(0)
+    lease = services.item_claim(user=analyst)
+    assert lease is not None and lease.item_id == item.pk, "the item is not next in the queue"
+    label, _ = services.label_submit(
+        user=analyst,
+        item_id=item.pk,
+        lease_token=lease.token,
+        data=services.LabelInput(decision, category, rationale, f"k-{analyst.pk}-{item.pk}"),
+    )
+    return label
+
+
+def escalated_item(analysts: list[Any], answers: list[tuple[str, str]], **item: Any) -> ReviewItem:
+    """An item that `analysts` labelled independently with `answers`: a disagreement (or
+    an unsure) sends it to the leads."""
+    review_item: ReviewItem = ReviewItemFactory.create(required_labels=len(answers), **item)
+    for analyst, (decision, category) in zip(analysts, answers, strict=True):
+        label_through_services(analyst, review_item, decision, category)
+    review_item.refresh_from_db()
+    return review_item

@@ -1,8 +1,18 @@
 """The lead's writes, by sub-domain: retraining, lead work (claims on escalations, sign-offs
-and audits), adjudication, QA audits and the periodic quality statistics."""
+and audits), adjudication, QA audits, review rules and the periodic quality statistics."""
 
 from __future__ import annotations
 
+from .adjudication import (
+    Decided,
+    adjudication_reopen,
+    adjudication_signoff,
+    adjudication_submit,
+)
+from .errors import Conflict, InvalidInput, LeaseLost, NotAllowed
+from .lead_work import Work, lead_claim, lead_release, lead_work_counts, work_of
+from .qa import qa_audit_record, qa_audits_draw
+from .quality import quality_compute
 from .retraining import (
     DEMO_MODEL_NAME,
     STALE_AFTER,
@@ -11,12 +21,30 @@ from .retraining import (
     retrain_start,
     training_rows,
 )
+from .rules import review_settings_update
 
 __all__ = [
     "DEMO_MODEL_NAME",
     "STALE_AFTER",
+    "Conflict",
+    "Decided",
+    "InvalidInput",
+    "LeaseLost",
+    "NotAllowed",
     "RetrainBusy",
+    "Work",
+    "adjudication_reopen",
+    "adjudication_signoff",
+    "adjudication_submit",
+    "lead_claim",
+    "lead_release",
+    "lead_work_counts",
+    "qa_audit_record",
+    "qa_audits_draw",
+    "quality_compute",
     "retrain_execute",
     "retrain_start",
+    "review_settings_update",
     "training_rows",
+    "work_of",
 ]

@@ -172,6 +172,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.tasks.leases_expire", "schedule": 30.0},
+    "draw-qa-audits": {"task": "review.tasks.qa_audits_draw", "schedule": 60.0},
+    "compute-quality": {"task": "review.tasks.quality_compute", "schedule": 900.0},
 }
 
 # The review queue.

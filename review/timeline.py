@@ -1,0 +1,556 @@
+"""Reads for the lead's audit browser (and its CSV export) and for a merchant's timeline.
+
+The audit browser pages by id, newest first, with a keyset (`id < before`), never OFFSET:
+every page costs the same however deep the lead goes, and rows written meanwhile do not
+shift the pages. A merchant's timeline merges its history from several sources, each one
+function in `TIMELINE_SOURCES`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from labeling.models import Label, ReviewItem
+from supportability.models import AuditEvent, Merchant, PolicyCategory, Score
+
+from .models import Adjudication, QaAudit
+
+PAGE_SIZE = 100
+# The actor label of events written by the system itself (tasks, detectors' intake).
+SYSTEM_ACTOR = "system"
+# A changed value longer than this is cut in the table (the CSV has it whole).
+VALUE_CHARS = 120
+
+
+# The audit browser -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the lead asked for; blank means any."""
+
+    actor: str = ""
+    # A verb ("label.submit"), or a family of verbs as a prefix ending in "." ("label.").
+    verb: str = ""
+    # A merchant's external id, or part of its name.
+    merchant: str = ""
+    # A policy category slug, found in the event's `before` or `after`.
+    category: str = ""
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class AuditChange:
+    """One key of an event's state: `before` is None when the key is new."""
+
+    key: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    event: AuditEvent
+    changes: tuple[AuditChange, ...]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    # The `before` of the next, older page; None on the last page.
+    older: int | None
+
+
+# What the table shows; the merchant's long texts stay in the database.
+_ROW_FIELDS = (
+    "id",
+    "created_at",
+    "actor_label",
+    "verb",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "merchant",
+    "merchant__name",
+    "merchant__external_id",
+)
+
+CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "actor",
+    "verb",
+    "object_type",
+    "object_id",
+    "merchant",
+    "before",
+    "after",
+)
+
+
+def audit_filtered(filters: AuditFilters) -> QuerySet[AuditEvent]:
+    """The events matching the filters, unordered. Each filter is a condition on the event
+    row (the actor and merchant ones as subqueries, not joins), so the newest-first walk
+    down the primary key stops after one page."""
+    events = AuditEvent.objects.all()
+    if filters.actor:
+        # The name recorded with the event ("system" included), or a user's current name.
+        users = get_user_model().objects.filter(username=filters.actor).values("pk")
+        events = events.filter(Q(actor_label=filters.actor) | Q(actor__in=users))
+    if filters.verb.endswith("."):
+        events = events.filter(verb__startswith=filters.verb)
+    elif filters.verb:
+        events = events.filter(verb=filters.verb)
+    if filters.merchant:
+        merchants = Merchant.objects.filter(
+            Q(external_id=filters.merchant) | Q(name__icontains=filters.merchant)
+        ).values("pk")
+        events = events.filter(merchant__in=merchants)
+    if filters.category:
+        events = events.filter(
+            Q(after__category=filters.category) | Q(before__category=filters.category)
+        )
+    if filters.since is not None:
+        events = events.filter(created_at__gte=filters.since)
+    if filters.until is not None:
+        events = events.filter(created_at__lt=filters.until)
+    return events
+
+
+def audit_page(
+    *, filters: AuditFilters, before: int | None = None, size: int = PAGE_SIZE
+) -> AuditPage:
+    """One page of matching events, newest first, older than event `before` if given."""
+    events = audit_filtered(filters).select_related("merchant").only(*_ROW_FIELDS)
+    if before is not None:
+        events = events.filter(id__lt=before)
+    # One row more than the page tells whether an older page exists, without a COUNT.
+    batch = list(events.order_by("-id")[: size + 1])
+    rows = [AuditRow(e, audit_changes(e.before, e.after)) for e in batch[:size]]
+    return AuditPage(rows=rows, older=batch[size - 1].pk if len(batch) > size else None)
+
+
+def audit_export_rows(*, filters: AuditFilters) -> Iterator[tuple[Any, ...]]:
+    """Every matching event, oldest first, as `CSV_COLUMNS` (JSON as compact text). Streams
+    from the database in chunks (a server-side cursor on PostgreSQL)."""
+    rows = (
+        audit_filtered(filters)
+        .order_by("id")
+        .values_list(
+            "id",
+            "created_at",
+            "actor_label",
+            "verb",
+            "object_type",
+            "object_id",
+            "merchant__external_id",
+            "before",
+            "after",
+        )
+    )
+    for pk, at, actor, verb, object_type, object_id, external_id, before, after in rows.iterator(
+        chunk_size=2000
+    ):
+        yield (
+            pk,
+            timezone.localtime(at).isoformat(),
+            actor,
+            verb,
+            object_type,
+            object_id,
+            external_id or "",
+            _json(before),
+            _json(after),
+        )
+
+
+def audit_changes(before: Any, after: Any) -> tuple[AuditChange, ...]:
+    """What an event changed, compactly: one entry per key whose value differs (keys equal
+    on both sides are left out). State that is not an object is shown whole."""
+    if not isinstance(before, dict | None) or not isinstance(after, dict | None):
+        return (AuditChange("", _compact(before), _compact(after)),)
+    old, new = before or {}, after or {}
+    keys = [*old, *(k for k in new if k not in old)]
+    missing = object()
+    return tuple(
+        AuditChange(
+            str(key),
+            _compact(old[key]) if key in old else None,
+            _compact(new[key]) if key in new else None,
+        )
+        for key in keys
+        if old.get(key, missing) != new.get(key, missing)
+    )
+
+
+def change_text(change: AuditChange) -> str:
+    """ "new", "old → new", or "old → ∅" for a key the event removed."""
+    after = "∅" if change.after is None else change.after
+    return after if change.before is None else f"{change.before} → {after}"
+
+
+def audit_actors() -> list[str]:
+    """The names to offer in the actor filter: the system, then every user who acted."""
+    acted = AuditEvent.objects.order_by().filter(actor__isnull=False).values("actor_id")
+    users = get_user_model().objects.filter(pk__in=acted).order_by("username")
+    return [SYSTEM_ACTOR, *users.values_list("username", flat=True)]
+
+
+def audit_verbs() -> list[str]:
+    """Distinct verbs in the trail, each family (`label.`) before its verbs."""
+    verbs = list(AuditEvent.objects.order_by("verb").values_list("verb", flat=True).distinct())
+    families = sorted({verb.split(".", 1)[0] + "." for verb in verbs if "." in verb})
+    return sorted([*verbs, *families])
+
+
+def policy_categories() -> list[PolicyCategory]:
+    return list(PolicyCategory.objects.select_related("parent"))
+
+
+def _compact(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else _json(value)
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+
+def _json(value: Any) -> str:
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+# A merchant's timeline ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened to a merchant. Every string is plain text (the template
+    escapes it); `details` are (name, value) pairs; `text` is free text, like a rationale."""
+
+    at: datetime
+    kind: str
+    title: str
+    details: tuple[tuple[str, str], ...] = ()
+    text: str = ""
+    actor: str = ""
+
+
+TimelineSource = Callable[[int], Iterable[TimelineEntry]]
+
+
+def timeline_scores(merchant_id: int) -> Iterator[TimelineEntry]:
+    scores = (
+        Score.objects.filter(merchant_id=merchant_id)
+        .select_related("model_version", "predicted_category")
+        .only(
+            "created_at",
+            "probability",
+            "model_version__name",
+            "model_version__version",
+            "predicted_category__name",
+        )
+    )
+    for score in scores:
+        category = score.predicted_category.name if score.predicted_category else "—"
+        yield TimelineEntry(
+            at=score.created_at,
+            kind="score",
+            title=f"Scored {score.probability:.2f} by {score.model_version}",
+            details=(("predicted category", category),),
+        )
+
+
+def timeline_review_items(merchant_id: int) -> Iterator[TimelineEntry]:
+    items = (
+        ReviewItem.objects.filter(merchant_id=merchant_id)
+        .select_related("queue")
+        .only(
+            "created_at",
+            "reason",
+            "status",
+            "propensity",
+            "required_labels",
+            "label_count",
+            "gold",
+            "queue__name",
+        )
+    )
+    for item in items:
+        yield TimelineEntry(
+            at=item.created_at,
+            kind="item",
+            title=f"Queued for review: {item.get_reason_display()}"
+            + (" (gold item)" if item.gold_id else ""),
+            details=(
+                ("queue", item.queue.name),
+                ("propensity", f"{item.propensity:.3g}"),
+                ("status", item.get_status_display()),
+                ("labels", f"{item.label_count} of {item.required_labels}"),
+            ),
+        )
+
+
+def timeline_labels(merchant_id: int) -> Iterator[TimelineEntry]:
+    labels = (
+        Label.objects.filter(merchant_id=merchant_id)
+        .select_related("analyst", "category", "model_version_seen")
+        .only(
+            "created_at",
+            "decision",
+            "rationale",
+            "score_seen",
+            "seconds_spent",
+            "gold_correct",
+            "analyst__username",
+            "category__name",
+            "model_version_seen__name",
+            "model_version_seen__version",
+        )
+    )
+    for label in labels:
+        details = [
+            ("score seen", "—" if label.score_seen is None else f"{label.score_seen:.2f}"),
+            ("model seen", str(label.model_version_seen or "—")),
+            ("seconds", f"{label.seconds_spent:.0f}"),
+        ]
+        if label.gold_correct is not None:
+            details.append(("gold", "correct" if label.gold_correct else "wrong"))
+        yield TimelineEntry(
+            at=label.created_at,
+            kind="label",
+            title=f"Labelled {label.decision} · {label.category.name}",
+            details=tuple(details),
+            text=label.rationale,
+            actor=label.analyst.get_username(),
+        )
+
+
+def timeline_audit_events(merchant_id: int) -> Iterator[TimelineEntry]:
+    events = (
+        # Heartbeats only say a screen was open: the audit browser has them.
+        AuditEvent.objects.filter(merchant_id=merchant_id)
+        .exclude(verb="lease.heartbeat")
+        .only(
+            "created_at",
+            "actor_label",
+            "verb",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+        )
+        .order_by("id")
+    )
+    for event in events:
+        changes = tuple(
+            (change.key or "state", change_text(change))
+            for change in audit_changes(event.before, event.after)
+        )
+        yield TimelineEntry(
+            at=event.created_at,
+            kind="event",
+            title=event.verb,
+            details=(("object", f"{event.object_type}:{event.object_id}"), *changes),
+            actor=event.actor_label,
+        )
+
+
+def timeline_adjudications(merchant_id: int) -> Iterator[TimelineEntry]:
+    """Each adjudication, and each later thing that happened to it (sign-off or refusal,
+    reopening), as its own entry at its own time."""
+    adjudications = (
+        Adjudication.objects.filter(merchant_id=merchant_id)
+        .select_related("lead", "category", "signoff_by", "reopened_by")
+        .order_by("id")
+    )
+    for a in adjudications:
+        details = [
+            ("status", a.get_status_display()),
+            ("for training", "yes" if a.for_training else f"no: {a.training_note}"),
+        ]
+        if a.supersedes_id:
+            details.append(("supersedes", f"adjudication {a.supersedes_id}"))
+        yield TimelineEntry(
+            at=a.created_at,
+            kind="adjudication",
+            title=f"Adjudicated {a.decision} · {a.category.name}"
+            + (" (needs a second lead)" if a.requires_signoff else ""),
+            details=tuple(details),
+            text=a.rationale,
+            actor=a.lead.get_username(),
+        )
+        if a.signoff_at and a.signoff_by:
+            refused = a.status == Adjudication.Status.REJECTED
+            yield TimelineEntry(
+                at=a.signoff_at,
+                kind="sign-off",
+                title="Sign-off refused" if refused else "Signed off (four eyes)",
+                text=a.signoff_note,
+                actor=a.signoff_by.get_username(),
+            )
+        if a.reopened_at and a.reopened_by:
+            yield TimelineEntry(
+                at=a.reopened_at,
+                kind="reopen",
+                title=f"Reopened adjudication {a.pk}",
+                text=a.reopen_reason,
+                actor=a.reopened_by.get_username(),
+            )
+
+
+def timeline_qa_audits(merchant_id: int) -> Iterator[TimelineEntry]:
+    audits = (
+        QaAudit.objects.filter(merchant_id=merchant_id)
+        .exclude(status=QaAudit.Status.NOT_DRAWN)
+        .select_related("lead", "category", "analyst")
+        .order_by("id")
+    )
+    for audit in audits:
+        yield TimelineEntry(
+            at=audit.drawn_at,
+            kind="qa-audit",
+            title=f"Drawn for QA audit of {audit.analyst.get_username()}'s label",
+            details=(("rate", f"{audit.rate:.3g}"),),
+        )
+        if audit.decided_at and audit.lead:
+            answer = f" to {audit.decision} · {audit.category.name}" if audit.category else ""
+            yield TimelineEntry(
+                at=audit.decided_at,
+                kind="qa-audit",
+                title=f"Audit: {audit.get_status_display()}{answer}",
+                text=audit.rationale,
+                actor=audit.lead.get_username(),
+            )
+
+
+# Each source turns a merchant id into its entries. To show more history (adjudications,
+# QA audits), write one more such function and list it here; the page needs no change.
+TIMELINE_SOURCES: tuple[TimelineSource, ...] = (
+    timeline_scores,
+    timeline_review_items,
+    timeline_labels,
+    timeline_adjudications,
+    timeline_qa_audits,
+    timeline_audit_events,
+)
+
+
+def merchant_timeline(
+    *, merchant_id: int, sources: Sequence[TimelineSource] = TIMELINE_SOURCES
+) -> list[TimelineEntry]:
+    """Everything that happened to a merchant, oldest first (one query per source). At the
+    same instant, entries keep the order of their sources."""
+    entries = [entry for source in sources for entry in source(merchant_id)]
+    entries.sort(key=attrgetter("at"))
+    return entries
+
+
+# A merchant's scores, drawn ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    at: datetime
+    probability: float
+    model: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    name: str
+    color: str
+    points: tuple[ChartPoint, ...]
+    legend_y: int
+
+    @property
+    def path(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+
+@dataclass(frozen=True)
+class ScoreChart:
+    """An SVG drawing's numbers: probability (0 to 1, up) against time (right), one line
+    per model name and one point per score."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    series: tuple[ChartSeries, ...]
+    gridlines: tuple[tuple[float, str], ...]
+    first: datetime
+    last: datetime
+
+
+CHART_COLORS = ("#1f5fbf", "#b42318", "#067647", "#b54708", "#6941c6", "#0e7090")
+
+
+def score_points(*, merchant_id: int) -> list[ScorePoint]:
+    rows = (
+        Score.objects.filter(merchant_id=merchant_id)
+        .order_by("created_at", "id")
+        .values_list("created_at", "probability", "model_version__name", "model_version__version")
+    )
+    return [ScorePoint(*row) for row in rows]
+
+
+def score_chart(
+    points: Sequence[ScorePoint], *, width: int = 640, height: int = 180
+) -> ScoreChart | None:
+    if not points:
+        return None
+    left, right, top, bottom = 40, width - 12, 12, height - 24
+    first = min(p.at for p in points)
+    last = max(p.at for p in points)
+    span = (last - first).total_seconds()
+
+    def x(at: datetime) -> float:
+        share = (at - first).total_seconds() / span if span else 0.5
+        return left + share * (right - left)
+
+    def y(probability: float) -> float:
+        return bottom - probability * (bottom - top)
+
+    models = list(dict.fromkeys(p.model for p in points))
+    series = tuple(
+        ChartSeries(
+            name=model,
+            color=CHART_COLORS[i % len(CHART_COLORS)],
+            points=tuple(
+                ChartPoint(
+                    x(p.at),
+                    y(p.probability),
+                    f"{p.model}@{p.version}: {p.probability:.2f} "
+                    f"({timezone.localtime(p.at):%Y-%m-%d %H:%M})",
+                )
+                for p in sorted(points, key=attrgetter("at"))
+                if p.model == model
+            ),
+            legend_y=top + 10 + 14 * i,
+        )
+        for i, model in enumerate(models)
+    )
+    gridlines = tuple((y(v), f"{v:.1f}") for v in (0.0, 0.5, 1.0))
+    return ScoreChart(width, height, left, right, top, bottom, series, gridlines, first, last)

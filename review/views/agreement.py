@@ -1,0 +1,94 @@
+"""Agreement and analyst quality: kappa, alpha and AC1 per pair and per category, gold
+accuracy, overturn rate, throughput and time per item; plotted, and exportable as CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.contrib import messages
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from supportability.access import HtmxHttpRequest, role_required
+from supportability.roles import Role
+
+from .. import selectors, tasks
+from ..charts import bar_chart
+
+COEFFICIENTS = ("kappa", "alpha", "ac1")
+
+
+@require_GET
+@role_required(Role.LEAD)
+def agreement(request: HtmxHttpRequest) -> HttpResponse:
+    page = selectors.quality_latest()
+    by_category = bar_chart(
+        [(s.category.name, [s.kappa, s.alpha, s.ac1]) for s in page.categories if s.category],
+        COEFFICIENTS,
+    )
+    by_analyst = bar_chart(
+        [(q.analyst.get_username(), [q.gold_accuracy, q.overturn_rate]) for q in page.analysts],
+        ("gold accuracy", "overturn rate"),
+    )
+    return render(
+        request,
+        "review/agreement.html",
+        {"page": page, "by_category": by_category, "by_analyst": by_analyst},
+    )
+
+
+@require_POST
+@role_required(Role.LEAD)
+def recompute(request: HtmxHttpRequest) -> HttpResponse:
+    tasks.quality_compute.delay()
+    messages.info(request, "Recomputing: the figures refresh when the worker is done.")
+    return redirect("review:agreement")
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
+def _rows(page: selectors.QualityPage) -> Iterator[list[str]]:
+    yield ["kind", "analyst_a", "analyst_b", "category", "items", "observed", "kappa", "alpha",
+           "ac1", "labels", "gold_answered", "gold_accuracy", "audited", "overturn_rate",
+           "throughput_per_hour", "median_seconds", "audit_rate"]  # fmt: skip
+    stats = ([page.overall] if page.overall else []) + page.pairs + page.categories
+    for s in stats:
+        yield [
+            s.scope,
+            s.analyst_a.get_username() if s.analyst_a else "",
+            s.analyst_b.get_username() if s.analyst_b else "",
+            s.category.slug if s.category else "",
+            str(s.items),
+            *(_number(v) for v in (s.observed, s.kappa, s.alpha, s.ac1)),
+            *[""] * 7,
+        ]
+    for q in page.analysts:
+        yield [
+            "analyst", q.analyst.get_username(), "", "", "", "", "", "", "", str(q.labels),
+            str(q.gold_answered), _number(q.gold_accuracy), str(q.audited),
+            _number(q.overturn_rate), _number(q.throughput), _number(q.median_seconds),
+            _number(q.audit_rate),
+        ]  # fmt: skip
+
+
+@require_GET
+@role_required(Role.LEAD)
+def agreement_csv(request: HtmxHttpRequest) -> HttpResponseBase:
+    page = selectors.quality_latest()
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in _rows(page)), content_type="text/csv; charset=utf-8"
+    )
+    stamp = page.run.computed_at.strftime("%Y%m%dT%H%M") if page.run else "empty"
+    response["Content-Disposition"] = f'attachment; filename="agreement-{stamp}.csv"'
+    return response

@@ -1,0 +1,196 @@
+"""The audit browser (a page, its htmx rows and a CSV export) and a merchant's timeline."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any, cast
+
+from django import forms
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from supportability.access import HtmxHttpRequest, role_required
+from supportability.models import Merchant, PolicyCategory
+from supportability.roles import Role
+
+from .. import timeline
+from ..models import Adjudication
+
+# Spreadsheets run a cell that starts with one of these as a formula; merchant text is
+# untrusted, so such cells get a leading apostrophe (OWASP's CSV injection advice).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(max_length=150, required=False)
+    verb = forms.CharField(max_length=64, required=False)
+    merchant = forms.CharField(max_length=200, required=False)
+    category = forms.ChoiceField(required=False)
+    date_from = forms.DateField(required=False)
+    date_to = forms.DateField(required=False)
+    before = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, data: Any, *, categories: Sequence[PolicyCategory]) -> None:
+        super().__init__(data)
+        category = cast(forms.ChoiceField, self.fields["category"])
+        category.choices = [("", "any"), *((c.slug, c.name) for c in categories)]
+        category.error_messages["invalid_choice"] = "Unknown policy category %(value)s."
+
+    def clean_verb(self) -> str:
+        # "label.*" is how people write a family; the filter takes the prefix "label.".
+        verb: str = self.cleaned_data["verb"]
+        return verb.removesuffix("*")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("date_from"), data.get("date_to")
+        if since and until and until < since:
+            self.add_error("date_to", "Must be on or after date_from.")
+        return data
+
+    def filters(self) -> timeline.AuditFilters:
+        """The filters, with dates as the bounds of whole days in the site's time zone."""
+        data = self.cleaned_data
+        since: date | None = data["date_from"]
+        until: date | None = data["date_to"]
+        return timeline.AuditFilters(
+            actor=data["actor"],
+            verb=data["verb"],
+            merchant=data["merchant"],
+            category=data["category"],
+            since=_day_start(since) if since else None,
+            until=_day_start(until + timedelta(days=1)) if until else None,
+        )
+
+    def error_list(self) -> dict[str, str]:
+        return {
+            field: " ".join(str(m) for m in messages) for field, messages in self.errors.items()
+        }
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+@require_GET
+@role_required(Role.LEAD)
+def audit_browser(request: HtmxHttpRequest) -> HttpResponse:
+    """The page, or only its rows for the htmx filter form and pager (a history restore
+    wants the whole page). Bad filters: 400, the errors and no rows."""
+    categories = timeline.policy_categories()
+    if goto := request.GET.get("goto", "").strip():
+        return _goto_merchant(request, goto, categories)
+    form = AuditFilterForm(request.GET, categories=categories)
+    valid = form.is_valid()
+    page = (
+        timeline.audit_page(filters=form.filters(), before=form.cleaned_data["before"])
+        if valid
+        else None
+    )
+    return _audit_response(request, form, categories, page=page, status=200 if valid else 400)
+
+
+def _goto_merchant(
+    request: HtmxHttpRequest, external_id: str, categories: Sequence[PolicyCategory]
+) -> HttpResponse:
+    merchant_id = (
+        Merchant.objects.filter(external_id=external_id).values_list("pk", flat=True).first()
+    )
+    if merchant_id is not None:
+        return redirect("review:merchant", merchant_id=merchant_id)
+    form = AuditFilterForm(None, categories=categories)
+    error = f"No merchant with external id {external_id!r}."
+    return _audit_response(request, form, categories, goto=(external_id, error), status=404)
+
+
+def _audit_response(
+    request: HtmxHttpRequest,
+    form: AuditFilterForm,
+    categories: Sequence[PolicyCategory],
+    *,
+    page: timeline.AuditPage | None = None,
+    goto: tuple[str, str] = ("", ""),
+    status: int = 200,
+) -> HttpResponse:
+    context: dict[str, Any] = {
+        "form": form,
+        "errors": form.error_list(),
+        "page": page,
+        "before": form.cleaned_data["before"] if page else None,
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "review/_audit_rows.html", context, status=status)
+    else:
+        context |= {
+            "categories": categories,
+            "actors": timeline.audit_actors(),
+            "verbs": timeline.audit_verbs(),
+            "goto": goto[0],
+            "goto_error": goto[1],
+        }
+        response = render(request, "review/audit.html", context, status=status)
+    # The same URL answers with a page or a fragment: caches must tell them apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@require_GET
+# role_required's View type says HttpResponse; a streamed response is an HttpResponseBase.
+@role_required(Role.LEAD)
+def audit_csv(request: HtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """Every event matching the filters (pagination aside), oldest first, streamed."""
+    form = AuditFilterForm(request.GET, categories=timeline.policy_categories())
+    if not form.is_valid():
+        lines = (f"{field}: {message}" for field, message in form.error_list().items())
+        return HttpResponse(
+            "\n".join(lines) + "\n", status=400, content_type="text/plain; charset=utf-8"
+        )
+    rows = timeline.audit_export_rows(filters=form.filters())
+    response = StreamingHttpResponse(_csv_chunks(rows), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+class _Echo:
+    """A file for csv.writer that hands each written line back."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_chunks(rows: Iterable[Sequence[Any]], *, lines_per_chunk: int = 500) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    chunk = [writer.writerow(timeline.CSV_COLUMNS)]
+    for row in rows:
+        chunk.append(writer.writerow([csv_cell(value) for value in row]))
+        if len(chunk) >= lines_per_chunk:
+            yield "".join(chunk)
+            chunk = []
+    yield "".join(chunk)
+
+
+def csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+@require_GET
+@role_required(Role.LEAD)
+def merchant_timeline(request: HtmxHttpRequest, merchant_id: int) -> HttpResponse:
+    merchant = get_object_or_404(Merchant, pk=merchant_id)
+    context = {
+        "merchant": merchant,
+        "chart": timeline.score_chart(timeline.score_points(merchant_id=merchant.pk)),
+        "entries": timeline.merchant_timeline(merchant_id=merchant.pk),
+        "reopenable": Adjudication.objects.filter(
+            merchant=merchant, status=Adjudication.Status.FINAL
+        ).select_related("category", "lead"),
+    }
+    return render(request, "review/merchant.html", context)

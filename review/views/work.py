@@ -1,0 +1,278 @@
+"""The lead's work: claim the next escalation, sign-off or audit, decide it with the
+keyboard, and move on; reopen a final adjudication; set the review rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from labeling import services as labeling
+from labeling.selectors import assignable_categories
+from supportability.access import HtmxHttpRequest, role_required
+from supportability.roles import Role
+
+from .. import selectors, services
+from ..forms import (
+    AdjudicationForm,
+    AuditForm,
+    ClaimForm,
+    ReopenForm,
+    ReviewSettingsForm,
+    SignoffForm,
+)
+from ..services import Work
+
+
+def _settings_form(data: Any = None) -> ReviewSettingsForm:
+    categories = [(c.slug, c.name) for c in assignable_categories() if c.slug != "none"]
+    if data is None:
+        rules = selectors.review_rules()
+        data = {
+            "audit_rate": rules.audit_rate,
+            "audit_floor": rules.audit_floor,
+            "audit_cap": rules.audit_cap,
+            "four_eyes": sorted(rules.four_eyes),
+        }
+    return ReviewSettingsForm(data, categories=categories)
+
+
+def _work_page(
+    request: HtmxHttpRequest, *, status: int = 200, settings_form: ReviewSettingsForm | None = None
+) -> HttpResponse:
+    return render(
+        request,
+        "review/work.html",
+        {
+            "counts": services.lead_work_counts(request.user),
+            "held": selectors.held_lead_lease(user=request.user),
+            "recent": selectors.adjudications_recent(),
+            "settings_form": settings_form or _settings_form(),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@role_required(Role.LEAD)
+def work(request: HtmxHttpRequest) -> HttpResponse:
+    return _work_page(request)
+
+
+def _next(request: HtmxHttpRequest, work: Work, *, done: str = "") -> HttpResponse:
+    """Claim the next item of this kind and open it; back to the work page when none."""
+    try:
+        lease = services.lead_claim(user=request.user, work=work)
+    except services.Conflict as exc:
+        messages.error(request, str(exc))
+        return redirect("review:work")
+    if done:
+        messages.success(request, done)
+    if lease is None:
+        messages.info(request, f"Nothing left to {work} for you.")
+        return redirect("review:work")
+    return redirect("review:item", item_id=lease.item_id)
+
+
+@require_POST
+@role_required(Role.LEAD)
+def claim(request: HtmxHttpRequest) -> HttpResponse:
+    form = ClaimForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose adjudicate, signoff or audit.")
+        return _work_page(request, status=400)
+    return _next(request, Work(form.cleaned_data["work"]))
+
+
+def _screen(
+    request: HtmxHttpRequest,
+    item_id: int,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, Any] | None = None,
+    error: str = "",
+) -> HttpResponse:
+    held = selectors.held_lead_lease(user=request.user)
+    if held is None or held.item_id != item_id:
+        messages.error(request, "You do not hold this item: claim it from your work list.")
+        return redirect("review:work")
+    view = selectors.lead_item(lease_id=held.pk)
+    work = services.work_of(held)
+    return render(
+        request,
+        "review/item.html",
+        {
+            "view": view,
+            "work": str(work) if work else "",
+            "merchant": view.item.merchant,
+            "score": view.lease.score,
+            "categories": assignable_categories(),
+            "errors": errors or {},
+            "typed": typed or {},
+            "error": error,
+            "heartbeat_seconds": max(5, settings.LEASE_SECONDS // 5),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@role_required(Role.LEAD)
+def item(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    return _screen(request, item_id)
+
+
+def _form_errors(form: Any) -> dict[str, str]:
+    return {field: " ".join(str(m) for m in msgs) for field, msgs in form.errors.items()}
+
+
+@require_POST
+@role_required(Role.LEAD)
+def adjudicate(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    form = AdjudicationForm(request.POST)
+    typed = request.POST.dict()
+    if not form.is_valid():
+        return _screen(request, item_id, status=400, errors=_form_errors(form), typed=typed)
+    data = form.cleaned_data
+    try:
+        done = services.adjudication_submit(
+            user=request.user,
+            item_id=item_id,
+            lease_token=data["lease"],
+            data=services.Decided(data["decision"], data["category"], data["rationale"]),
+            upheld_label_id=data["upheld_label"],
+            for_training=not data["not_for_training"],
+            training_note=data["training_note"],
+        )
+    except services.InvalidInput as exc:
+        return _screen(request, item_id, status=400, errors={exc.field: exc.message}, typed=typed)
+    except services.NotAllowed as exc:
+        return _screen(request, item_id, status=403, error=str(exc), typed=typed)
+    except services.Conflict as exc:
+        return _screen(request, item_id, status=409, error=str(exc), typed=typed)
+    note = " — awaiting a second lead's sign-off" if done.requires_signoff else ""
+    return _next(
+        request, Work.ADJUDICATE, done=f"Adjudicated {done.merchant.name}: {done.decision}{note}."
+    )
+
+
+@require_POST
+@role_required(Role.LEAD)
+def signoff(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    form = SignoffForm(request.POST)
+    typed = request.POST.dict()
+    if not form.is_valid():
+        return _screen(request, item_id, status=400, errors=_form_errors(form), typed=typed)
+    data = form.cleaned_data
+    try:
+        done = services.adjudication_signoff(
+            user=request.user,
+            item_id=item_id,
+            lease_token=data["lease"],
+            approve=data["verdict"] == "approve",
+            note=data["note"],
+        )
+    except services.InvalidInput as exc:
+        return _screen(request, item_id, status=400, errors={exc.field: exc.message}, typed=typed)
+    except services.NotAllowed as exc:
+        return _screen(request, item_id, status=403, error=str(exc), typed=typed)
+    except services.Conflict as exc:
+        return _screen(request, item_id, status=409, error=str(exc), typed=typed)
+    verdict = "Signed off" if done.status == "final" else "Refused"
+    return _next(request, Work.SIGNOFF, done=f"{verdict}: {done.merchant.name}.")
+
+
+@require_POST
+@role_required(Role.LEAD)
+def audit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    form = AuditForm(request.POST)
+    typed = request.POST.dict()
+    if not form.is_valid():
+        return _screen(request, item_id, status=400, errors=_form_errors(form), typed=typed)
+    data = form.cleaned_data
+    try:
+        done = services.qa_audit_record(
+            user=request.user,
+            item_id=item_id,
+            lease_token=data["lease"],
+            agree=data["verdict"] == "agree",
+            rationale=data["rationale"],
+            decision=data["decision"],
+            category_slug=data["category"],
+        )
+    except services.InvalidInput as exc:
+        return _screen(request, item_id, status=400, errors={exc.field: exc.message}, typed=typed)
+    except services.NotAllowed as exc:
+        return _screen(request, item_id, status=403, error=str(exc), typed=typed)
+    except services.Conflict as exc:
+        return _screen(request, item_id, status=409, error=str(exc), typed=typed)
+    return _next(request, Work.AUDIT, done=f"Audit recorded: {done.get_status_display()}.")
+
+
+@require_POST
+@role_required(Role.LEAD)
+def release(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    held = selectors.held_lead_lease(user=request.user)
+    if held is None or held.item_id != item_id:
+        messages.error(request, "You do not hold this item.")
+        return redirect("review:work")
+    services.lead_release(user=request.user, item_id=item_id, lease_token=held.token)
+    # Back to the list, not to the next claim: that would hand the same item straight back.
+    messages.info(request, "Released: it stays in the queue for another lead.")
+    return redirect("review:work")
+
+
+@require_POST
+@role_required(Role.LEAD)
+def heartbeat(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    held = selectors.held_lead_lease(user=request.user)
+    if held is None or held.item_id != item_id:
+        return render(
+            request, "labeling/_lease_lost.html", {"error": "Your lease has ended."}, status=409
+        )
+    try:
+        labeling.lease_heartbeat(user=request.user, item_id=item_id, lease_token=held.token)
+    except labeling.Conflict as exc:
+        return render(request, "labeling/_lease_lost.html", {"error": str(exc)}, status=409)
+    return HttpResponse(status=204)
+
+
+@require_POST
+@role_required(Role.LEAD)
+def reopen(request: HtmxHttpRequest, adjudication_id: int) -> HttpResponse:
+    form = ReopenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "reason: say why this adjudication is reopened.")
+        return redirect("review:work")
+    try:
+        reopened = services.adjudication_reopen(
+            user=request.user, adjudication_id=adjudication_id, reason=form.cleaned_data["reason"]
+        )
+    except services.InvalidInput as exc:
+        messages.error(request, f"{exc.field}: {exc.message}")
+        return redirect("review:work")
+    except services.Conflict as exc:
+        messages.error(request, str(exc))
+        return redirect("review:work")
+    messages.success(request, "Reopened: the item is back in the adjudication queue.")
+    return redirect("review:merchant", merchant_id=reopened.merchant_id)
+
+
+@require_POST
+@role_required(Role.LEAD)
+def rules(request: HtmxHttpRequest) -> HttpResponse:
+    form = _settings_form(request.POST)
+    if not form.is_valid():
+        return _work_page(request, status=400, settings_form=form)
+    try:
+        services.review_settings_update(actor=request.user, **form.cleaned_data)
+    except services.InvalidInput as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _work_page(request, status=400, settings_form=form)
+    messages.success(request, "Review rules saved.")
+    return redirect("review:work")
