@@ -28,12 +28,14 @@ from supportability.services import (
     user_create,
 )
 
+from .demo_history import history_seed
 from .services import DEMO_MODEL_NAME
 
 DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("analyst", Role.ANALYST, "analyst-demo-pw"),
     ("analyst2", Role.ANALYST, "analyst2-demo-pw"),
     ("lead", Role.LEAD, "lead-demo-pw"),
+    ("lead2", Role.LEAD, "lead2-demo-pw"),
     ("admin", Role.ADMIN, "admin-demo-pw"),
 )
 SEED_SHARE = 0.25  # historical decisions the first model learns from
@@ -56,8 +58,10 @@ def inclusion_probability(score: float) -> float:
     return min(1.0, max(MIN_PROPENSITY, 1.2 * math.sqrt(max(score, 0.0))))
 
 
-def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
-    """Create the demo world once; later calls only make sure the demo users exist."""
+def demo_seed(*, merchants: int = 5_000, seed: int = 7, history: bool = True) -> DemoSummary:
+    """Create the demo world once; later calls only make sure the demo users exist. With
+    `history`, simulated analysts and a second lead have already worked the queue a while
+    (demo_history.py)."""
     for username, role, password in DEMO_USERS:
         user_create(username=username, role=role, password=password)
     if AuditEvent.objects.filter(verb="demo.seed").exists():
@@ -116,6 +120,8 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7) -> DemoSummary:
         merchants_score(model_version=model_version)
         queued = items_enqueue(entries=_sample_queue(model_version, seed_rows, rng))
         _seed_gold(seed_rows, rng)
+        if history:
+            history_seed(rng=rng)
         audit_record(
             actor=None,
             verb="demo.seed",

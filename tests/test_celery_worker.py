@@ -20,7 +20,7 @@ pytestmark = [
 
 
 def test_retrain_runs_on_a_real_worker_over_redis(settings, lead):
-    demo_seed(merchants=600, seed=3)
+    demo_seed(merchants=600, seed=3, history=False)
     first = ModelVersion.objects.get(status="champion")
     app.conf.task_always_eager = False
     try:

@@ -3,57 +3,18 @@ open beside it, shows the labels arrive."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from labeling.models import Label
 from tests.factories import ReviewItemFactory, UserFactory
+
+from .conftest import SHOTS, login
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("taxonomy"),
 ]
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Screenshots go under var/ (ignored by git); `make screenshots` refreshes the ones in docs/.
-SHOTS = Path(
-    os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots")
-)
-
-
-@pytest.fixture
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    # Playwright's sync API runs an event loop in this thread; the Django ORM calls made by
-    # the test itself are still synchronous, so allow them.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-def _login(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-for-tests")
-    page.click("button[type=submit]")
 
 
 def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_server, browser):
@@ -68,12 +29,12 @@ def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_serv
     base = live_server.url
 
     lead_page = browser.new_page()
-    _login(lead_page, base, "lea")
+    login(lead_page, base, "lea")
     lead_page.wait_for_url(f"{base}/lead/")
     assert "No labels yet" in lead_page.inner_text("#labels")
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    _login(page, base, "ana")
+    login(page, base, "ana")
     page.wait_for_url(f"{base}/queue/")
     url_before = page.url
 
