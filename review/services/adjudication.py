@@ -57,8 +57,8 @@ def adjudication_submit(
     for_training: bool = True,
     training_note: str = "",
 ) -> Adjudication:
-    """Decide an escalated item the lead holds. In a four-eyes category the decision waits
-    for a second lead's sign-off; otherwise it is final and the item done."""
+    """Decide an escalated item the lead holds. Where a four-eyes category is at stake the
+    decision waits for a second lead's sign-off; otherwise it is final and the item done."""
     require_lead(user)
     category = validate_decided(data)
     if not for_training and not training_note.strip():
@@ -72,9 +72,27 @@ def adjudication_submit(
         label.pk: label
         for label in Label.objects.filter(item=item).select_related("category").order_by("id")
     }
-    if upheld_label_id is not None and upheld_label_id not in labels:
-        raise InvalidInput("upheld_label", "That label is not one of this item's labels.")
-    requires_signoff = category.slug in review_rules().four_eyes
+    if upheld_label_id is not None:
+        upheld = labels.get(upheld_label_id)
+        if upheld is None:
+            raise InvalidInput("upheld_label", "That label is not one of this item's labels.")
+        if (upheld.decision, upheld.category_id) != (data.decision, category.pk):
+            raise InvalidInput(
+                "upheld_label", "The upheld label says something else: uphold it or decide."
+            )
+    superseded = (
+        item.adjudications.select_related("category")
+        .filter(status=Adjudication.Status.SUPERSEDED, superseded_by__isnull=True)
+        .order_by("-id")
+        .first()
+    )
+    # Four eyes when any side of the question is a four-eyes category: the decision, what an
+    # analyst said, or the decision this one replaces. Clearing a sanctions flag, or
+    # reopening a signed-off decision to change it, needs a second lead as much as making one.
+    at_stake = {category.slug} | {label.category.slug for label in labels.values()}
+    if superseded is not None:
+        at_stake.add(superseded.category.slug)
+    requires_signoff = bool(at_stake & review_rules().four_eyes)
     adjudication = Adjudication.objects.create(
         item=item,
         merchant_id=item.merchant_id,
@@ -90,11 +108,7 @@ def adjudication_submit(
             Adjudication.Status.AWAITING_SIGNOFF if requires_signoff else Adjudication.Status.FINAL
         ),
         requires_signoff=requires_signoff,
-        supersedes=item.adjudications.filter(
-            status=Adjudication.Status.SUPERSEDED, superseded_by__isnull=True
-        )
-        .order_by("-id")
-        .first(),
+        supersedes=superseded,
         policy_version=PolicyVersion.objects.get(is_current=True),
     )
     lease_finish(lease)
@@ -190,6 +204,8 @@ def adjudication_reopen(*, user: Any, adjudication_id: int, reason: str) -> Adju
         raise Conflict(
             f"Only a final adjudication can be reopened; this one is {adjudication.status}."
         )
+    if item.status != ReviewItem.Status.DONE or item.leases.filter(outcome="active").exists():
+        raise Conflict("Someone is working on this item now: reopen it when they are done.")
     adjudication.status = Adjudication.Status.SUPERSEDED
     adjudication.reopened_by = user
     adjudication.reopened_at = timezone.now()

@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -23,6 +23,8 @@ from .lead_work import lead_lease, lease_finish, require_lead
 
 # Not for security: which labels are drawn. Seedable in tests.
 chance = random.Random()  # noqa: S311
+# Held by a draw in progress (a PostgreSQL advisory lock key).
+DRAW_LOCK = 0x51A0D2A4
 
 
 def analyst_records(analyst_ids: Iterable[int]) -> dict[int, Record]:
@@ -87,6 +89,13 @@ def qa_audits_draw(*, batch: int = 5_000) -> int:
     task calls this). Every label gets a row, drawn or not, with the probability it had:
     that is what makes the audited sample an unbiased estimate of each analyst's error
     rate. Returns how many were drawn."""
+    if connection.vendor == "postgresql":
+        # Two overlapping runs would draw the same labels: the second one stands aside.
+        # (SQLite's IMMEDIATE transactions serialise them; the second sees them drawn.)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [DRAW_LOCK])
+            if not cursor.fetchone()[0]:
+                return 0
     labels = list(
         _undrawn_single_labels()
         .select_for_update(skip_locked=True, of=("self",))
@@ -149,7 +158,7 @@ def qa_audit_record(
         .filter(item_id=lease.item_id, status=QaAudit.Status.PENDING)
         .first()
     )
-    if audit is None:
+    if audit is None or lease.item.status != ReviewItem.Status.DONE:
         raise Conflict("This item has no audit waiting.")
     if audit.analyst_id == user.pk:
         raise NotAllowed("You cannot audit your own label.")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import timedelta
 
 from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from supportability.access import HtmxHttpRequest, role_required
@@ -17,6 +19,7 @@ from supportability.roles import Role
 
 from .. import selectors, tasks
 from ..charts import bar_chart
+from .audit import FORMULA_PREFIXES
 
 COEFFICIENTS = ("kappa", "alpha", "ac1")
 
@@ -40,17 +43,30 @@ def agreement(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+# A lead's click recomputes at most this often; the beat does it every 15 minutes anyway.
+RECOMPUTE_EVERY = timedelta(minutes=1)
+
+
 @require_POST
 @role_required(Role.LEAD)
 def recompute(request: HtmxHttpRequest) -> HttpResponse:
-    tasks.quality_compute.delay()
-    messages.info(request, "Recomputing: the figures refresh when the worker is done.")
+    latest = selectors.quality_latest().run
+    if latest is not None and timezone.now() - latest.computed_at < RECOMPUTE_EVERY:
+        messages.info(request, "Just computed: the figures below are current.")
+    else:
+        tasks.quality_compute.delay()
+        messages.info(request, "Recomputing: the figures refresh when the worker is done.")
     return redirect("review:agreement")
 
 
 class _Echo:
     def write(self, value: str) -> str:
         return value
+
+
+def _text(value: str) -> str:
+    """Usernames and slugs are typed by people: never let a spreadsheet run one."""
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
 
 
 def _number(value: float | None) -> str:
@@ -65,16 +81,16 @@ def _rows(page: selectors.QualityPage) -> Iterator[list[str]]:
     for s in stats:
         yield [
             s.scope,
-            s.analyst_a.get_username() if s.analyst_a else "",
-            s.analyst_b.get_username() if s.analyst_b else "",
-            s.category.slug if s.category else "",
+            _text(s.analyst_a.get_username()) if s.analyst_a else "",
+            _text(s.analyst_b.get_username()) if s.analyst_b else "",
+            _text(s.category.slug) if s.category else "",
             str(s.items),
             *(_number(v) for v in (s.observed, s.kappa, s.alpha, s.ac1)),
             *[""] * 7,
         ]
     for q in page.analysts:
         yield [
-            "analyst", q.analyst.get_username(), "", "", "", "", "", "", "", str(q.labels),
+            "analyst", _text(q.analyst.get_username()), "", "", "", "", "", "", "", str(q.labels),
             str(q.gold_answered), _number(q.gold_accuracy), str(q.audited),
             _number(q.overturn_rate), _number(q.throughput), _number(q.median_seconds),
             _number(q.audit_rate),

@@ -99,6 +99,15 @@ def _screen(
 ) -> HttpResponse:
     held = selectors.held_lead_lease(user=request.user)
     if held is None or held.item_id != item_id:
+        if request.method == "POST":
+            # The lease ran out or went to someone else mid-decision: say so, and give the
+            # lead back what they typed rather than losing it in a redirect.
+            return render(
+                request,
+                "review/lease_lost.html",
+                {"error": error or "Your lease on this item has ended.", "typed": typed or {}},
+                status=409,
+            )
         messages.error(request, "You do not hold this item: claim it from your work list.")
         return redirect("review:work")
     view = selectors.lead_item(lease_id=held.pk)
@@ -221,7 +230,11 @@ def release(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     if held is None or held.item_id != item_id:
         messages.error(request, "You do not hold this item.")
         return redirect("review:work")
-    services.lead_release(user=request.user, item_id=item_id, lease_token=held.token)
+    try:
+        services.lead_release(user=request.user, item_id=item_id, lease_token=held.token)
+    except services.Conflict as exc:  # it lapsed between the read and the release
+        messages.error(request, str(exc))
+        return _work_page(request, status=409)
     # Back to the list, not to the next claim: that would hand the same item straight back.
     messages.info(request, "Released: it stays in the queue for another lead.")
     return redirect("review:work")
@@ -248,17 +261,17 @@ def reopen(request: HtmxHttpRequest, adjudication_id: int) -> HttpResponse:
     form = ReopenForm(request.POST)
     if not form.is_valid():
         messages.error(request, "reason: say why this adjudication is reopened.")
-        return redirect("review:work")
+        return _work_page(request, status=400)
     try:
         reopened = services.adjudication_reopen(
             user=request.user, adjudication_id=adjudication_id, reason=form.cleaned_data["reason"]
         )
     except services.InvalidInput as exc:
         messages.error(request, f"{exc.field}: {exc.message}")
-        return redirect("review:work")
+        return _work_page(request, status=400)
     except services.Conflict as exc:
         messages.error(request, str(exc))
-        return redirect("review:work")
+        return _work_page(request, status=409)
     messages.success(request, "Reopened: the item is back in the adjudication queue.")
     return redirect("review:merchant", merchant_id=reopened.merchant_id)
 

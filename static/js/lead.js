@@ -25,13 +25,17 @@
     if (upheld) upheld.value = "";
   }
 
+  let upholding = false;
+
   function uphold(number) {
     const card = document.getElementById(`label-${number}`);
     const upheld = document.getElementById("upheld_label");
     if (!card || !upheld) return false;
+    upholding = true;
     check("decision", card.dataset.decision);
     const category = document.getElementById("category");
     if (category) category.value = card.dataset.category;
+    upholding = false;
     upheld.value = card.dataset.label;
     document.querySelectorAll(".label-card").forEach((c) => c.classList.toggle("upheld", c === card));
     document.getElementById("rationale")?.focus();
@@ -43,6 +47,16 @@
     if (element) element.click();
     return Boolean(element);
   }
+
+  // Choosing a decision or category by hand (mouse or keys) means the lead is no longer
+  // upholding a label as it stands: forget which one, so the record stays true.
+  document.addEventListener("change", function (event) {
+    const name = event.target && event.target.name;
+    if (name !== "decision" && name !== "category") return;
+    const upheld = document.getElementById("upheld_label");
+    if (upheld && !upholding) upheld.value = "";
+    if (upheld && !upholding) document.querySelectorAll(".label-card").forEach((c) => c.classList.remove("upheld"));
+  });
 
   document.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {

@@ -46,7 +46,7 @@ def _audit_history(analysts) -> None:
     )
     for analyst in analysts:
         for _ in range(2):
-            label_through_services(analyst, ReviewItemFactory(priority=0.05), *OK)
+            label_through_services(analyst, ReviewItemFactory.create(priority=0.05), *OK)
     qa_audits_draw()
     overturn = True
     while (lease := lead_claim(user=auditor, work=Work.AUDIT)) is not None:

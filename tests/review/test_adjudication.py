@@ -247,3 +247,124 @@ def test_a_lapsed_lead_lease_frees_the_item_without_changing_its_status(
     assert disagreement.status == ReviewItem.Status.ESCALATED
     other = services.lead_claim(user=make_user("lead"), work=services.Work.ADJUDICATE)
     assert other.item_id == disagreement.pk
+
+
+def forged_lease(user, item):
+    """A lease obtained around the claim's checks (a forged form, a stale tab)."""
+    return Lease.objects.create(
+        item=item,
+        holder=user,
+        claimed_at=item.updated_at,
+        expires_at=item.updated_at + services.lead_work.lease_ttl(),
+    )
+
+
+def test_clearing_a_four_eyes_flag_needs_a_second_lead_too(lead, pair):
+    item = escalated_item(pair, [("prohibited", "sanctioned-jurisdictions"), OK])
+    adjudication = decide(lead, item, "supportable", "none")
+    assert adjudication.requires_signoff
+    assert adjudication.status == Adjudication.Status.AWAITING_SIGNOFF
+
+
+def test_reopening_a_four_eyes_decision_to_change_it_needs_a_second_lead(make_user, pair):
+    # Neither analyst's label is a four-eyes category; the first decision is.
+    item = escalated_item(pair, [("prohibited", "weapons"), ("prohibited", "drugs")])
+    maker, checker = make_user("lead", username="maker"), make_user("lead", username="checker")
+    first = decide(maker, item, "prohibited", "adult-content")
+    lease = services.lead_claim(user=checker, work=services.Work.SIGNOFF)
+    services.adjudication_signoff(
+        user=checker, item_id=item.pk, lease_token=lease.token, approve=True
+    )
+    services.adjudication_reopen(user=maker, adjudication_id=first.pk, reason="second look")
+    again = decide(maker, item, "prohibited", "weapons")
+    assert again.supersedes == first
+    assert again.requires_signoff
+    assert again.status == Adjudication.Status.AWAITING_SIGNOFF
+
+
+def test_an_upheld_label_must_say_what_the_decision_says(lead, disagreement):
+    lease = services.lead_claim(user=lead, work=services.Work.ADJUDICATE)
+    gambling = disagreement.labels.get(decision="restricted")
+    with pytest.raises(services.InvalidInput) as exc:
+        services.adjudication_submit(
+            user=lead,
+            item_id=disagreement.pk,
+            lease_token=lease.token,
+            data=services.Decided("prohibited", "gambling", "worse than they said"),
+            upheld_label_id=gambling.pk,
+        )
+    assert exc.value.field == "upheld_label"
+    assert not Adjudication.objects.exists()
+
+
+def test_an_upheld_label_from_another_item_is_refused(lead, pair, disagreement):
+    other = escalated_item(pair, [GAMBLING, OK], priority=0.01)
+    lease = services.lead_claim(user=lead, work=services.Work.ADJUDICATE)
+    assert lease.item_id == disagreement.pk
+    with pytest.raises(services.InvalidInput) as exc:
+        services.adjudication_submit(
+            user=lead,
+            item_id=disagreement.pk,
+            lease_token=lease.token,
+            data=services.Decided(*GAMBLING, "odds"),
+            upheld_label_id=other.labels.get(decision="restricted").pk,
+        )
+    assert exc.value.field == "upheld_label"
+
+
+def test_an_expired_lease_writes_nothing(lead, disagreement):
+    from datetime import timedelta
+
+    lease = services.lead_claim(user=lead, work=services.Work.ADJUDICATE)
+    Lease.objects.filter(pk=lease.pk).update(expires_at=lease.claimed_at - timedelta(seconds=1))
+    with pytest.raises(services.LeaseLost):
+        services.adjudication_submit(
+            user=lead,
+            item_id=disagreement.pk,
+            lease_token=lease.token,
+            data=services.Decided(*GAMBLING, "odds"),
+        )
+    assert not Adjudication.objects.exists()
+    disagreement.refresh_from_db()
+    assert disagreement.status == ReviewItem.Status.ESCALATED
+
+
+def test_a_lead_who_labelled_the_item_cannot_sign_it_off(make_user, pair):
+    labeller = make_user("lead", username="labelling-lead")
+    item = escalated_item([pair[0], labeller], [("prohibited", "adult-content"), OK])
+    decide(make_user("lead", username="maker"), item, "prohibited", "adult-content")
+    assert services.lead_claim(user=labeller, work=services.Work.SIGNOFF) is None
+    with pytest.raises(services.NotAllowed):
+        services.adjudication_signoff(
+            user=labeller,
+            item_id=item.pk,
+            lease_token=forged_lease(labeller, item).token,
+            approve=True,
+        )
+    assert Adjudication.objects.get().status == Adjudication.Status.AWAITING_SIGNOFF
+
+
+def test_an_analyst_path_refuses_a_leads_lease(lead, disagreement):
+    from labeling import services as labeling
+
+    lease = services.lead_claim(user=lead, work=services.Work.ADJUDICATE)
+    with pytest.raises(labeling.LeaseLost):
+        labeling.label_submit(
+            user=lead,
+            item_id=disagreement.pk,
+            lease_token=lease.token,
+            data=labeling.LabelInput("supportable", "none", "", "k1"),
+        )
+    with pytest.raises(labeling.LeaseLost):
+        labeling.lease_release(user=lead, item_id=disagreement.pk, lease_token=lease.token)
+    disagreement.refresh_from_db()
+    assert disagreement.status == ReviewItem.Status.ESCALATED
+    assert disagreement.label_count == 2
+
+
+def test_an_item_being_worked_on_cannot_be_reopened(make_user, lead, disagreement):
+    adjudication = decide(lead, disagreement)
+    forged_lease(make_user("lead"), disagreement)
+    with pytest.raises(services.Conflict):
+        services.adjudication_reopen(user=lead, adjudication_id=adjudication.pk, reason="why")
+    assert Adjudication.objects.get().status == Adjudication.Status.FINAL

@@ -138,3 +138,46 @@ def test_a_lead_is_never_given_their_own_label_to_audit(make_user, always_audit)
     services.qa_audits_draw()
     assert services.lead_claim(user=lead, work=services.Work.AUDIT) is None
     assert services.lead_claim(user=make_user("lead"), work=services.Work.AUDIT) is not None
+
+
+def test_a_lead_cannot_audit_their_own_label_even_holding_a_lease(make_user, always_audit):
+    from labeling.models import Lease
+
+    lead = make_user("lead", username="lead-labeller")
+    (label,) = single_labels(lead, 1)
+    services.qa_audits_draw()
+    item = label.item
+    lease = Lease.objects.create(
+        item_id=item.pk,
+        holder=lead,
+        claimed_at=label.created_at,
+        expires_at=label.created_at + services.lead_work.lease_ttl(),
+    )
+    with pytest.raises(services.NotAllowed):
+        services.qa_audit_record(
+            user=lead, item_id=item.pk, lease_token=lease.token, agree=True, rationale="fine"
+        )
+    assert QaAudit.objects.get().status == QaAudit.Status.PENDING
+
+
+def test_the_overturn_rate_weights_each_audit_by_its_inverse_rate(make_user):
+    from review.services.quality import _overturn_estimates
+
+    analyst, lead = make_user("analyst"), make_user("lead")
+    labels = single_labels(analyst, 3)
+    # Two audits drawn at 10% agreed, one drawn at 50% (after errors) overturned.
+    for label, rate, status in zip(
+        labels, [0.1, 0.1, 0.5], ["agreed", "agreed", "overturned"], strict=True
+    ):
+        QaAudit.objects.create(
+            label=label,
+            item=label.item,
+            merchant=label.merchant,
+            analyst=analyst,
+            rate=rate,
+            status=status,
+            lead=lead,
+            category=label.category if status == "overturned" else None,
+        )
+    # Raw share 1/3; weighted (1/0.5) / (1/0.1 + 1/0.1 + 1/0.5) = 2 / 22.
+    assert _overturn_estimates({analyst.pk})[analyst.pk] == pytest.approx(2 / 22)

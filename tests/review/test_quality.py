@@ -78,3 +78,20 @@ def test_no_overlap_means_no_agreement_rows(db):
     run = services.quality_compute()
     assert run.label_count == 0
     assert not AgreementStat.objects.filter(run=run).exists()
+
+
+def test_overall_alpha_uses_every_label_of_an_item(make_user):
+    trio = [make_user("analyst", username=n) for n in ("ann", "bob", "cat")]
+    answers = [(OK, OK, BET), (BET, BET, BET), (OK, DRUGS, OK), (OK, OK, OK)]
+    for index, triple in enumerate(answers):
+        escalated_item(trio, list(triple), priority=1.0 - index / 100)
+    run = services.quality_compute()
+    overall = AgreementStat.objects.get(run=run, scope="overall")
+    codes = {"/".join(a): i for i, a in enumerate([OK, BET, DRUGS])}
+    data = np.array([[codes["/".join(t[k])] for t in answers] for k in range(3)], dtype=float)
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert overall.alpha == pytest.approx(expected, abs=1e-9)
+    # Kappa compares the first two labels of each item only.
+    first = ["/".join(t[0]) for t in answers]
+    second = ["/".join(t[1]) for t in answers]
+    assert overall.kappa == pytest.approx(cohen_kappa_score(first, second), abs=1e-9)

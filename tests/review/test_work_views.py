@@ -146,7 +146,7 @@ def test_four_eyes_through_the_views(make_user, pair):
     first = logged_in(maker)
     claim(first)
     lease = services.lead_claim(user=maker, work=services.Work.ADJUDICATE)
-    first.post(
+    made = first.post(
         reverse("review:adjudicate", kwargs={"item_id": item.pk}),
         {
             "lease": lease.token,
@@ -155,6 +155,8 @@ def test_four_eyes_through_the_views(make_user, pair):
             "rationale": "ships to a sanctioned region",
         },
     )
+    assert made.status_code == 302
+    assert Adjudication.objects.get().status == Adjudication.Status.AWAITING_SIGNOFF
     assert claim(first, "signoff")["Location"] == reverse("review:work")  # not their own
     second = logged_in(checker)
     response = claim(second, "signoff")
@@ -181,7 +183,7 @@ def test_reopen_through_the_view(lead, disagreement):
     )
     adjudication = Adjudication.objects.get()
     url = reverse("review:reopen", kwargs={"adjudication_id": adjudication.pk})
-    client.post(url, {"reason": ""})
+    assert client.post(url, {"reason": ""}).status_code == 400
     adjudication.refresh_from_db()
     assert adjudication.status == Adjudication.Status.FINAL
     response = client.post(url, {"reason": "licence found"})
@@ -245,3 +247,43 @@ def test_agreement_page_and_csv_show_the_computed_figures(pair, lead):
     pair_row = next(r for r in rows if r[0] == "pair")
     assert pair_row[1:3] == ["ann", "bob"] and pair_row[4] == "2"
     assert any(r[0] == "analyst" and r[1] == "ann" for r in rows)
+
+
+def test_a_lease_lost_mid_decision_is_a_409_that_keeps_the_rationale(lead, disagreement):
+    from datetime import timedelta
+
+    from labeling.models import Lease
+
+    client = logged_in(lead)
+    claim(client)
+    lease = Lease.objects.get(holder=lead, outcome="active")
+    Lease.objects.filter(pk=lease.pk).update(expires_at=lease.claimed_at - timedelta(seconds=1))
+    response = client.post(
+        reverse("review:adjudicate", kwargs={"item_id": disagreement.pk}),
+        {
+            "lease": lease.token,
+            "decision": "restricted",
+            "category": "gambling",
+            "rationale": "a long careful rationale",
+        },
+    )
+    assert response.status_code == 409
+    assert "a long careful rationale" in response.content.decode()
+    assert not Adjudication.objects.exists()
+
+
+def test_reopen_without_a_reason_is_a_400(lead, disagreement):
+    client = logged_in(lead)
+    claim(client)
+    lease = services.lead_claim(user=lead, work=services.Work.ADJUDICATE)
+    done = services.adjudication_submit(
+        user=lead,
+        item_id=disagreement.pk,
+        lease_token=lease.token,
+        data=services.Decided("restricted", "gambling", "odds"),
+    )
+    response = client.post(reverse("review:reopen", kwargs={"adjudication_id": done.pk}), {})
+    assert response.status_code == 400
+    assert "reason" in response.content.decode()
+    done.refresh_from_db()
+    assert done.status == Adjudication.Status.FINAL
