@@ -74,7 +74,7 @@ def _candidates(user: Any, work: Work) -> QuerySet[ReviewItem]:
     pending = QaAudit.objects.filter(item=OuterRef("pk"), status=QaAudit.Status.PENDING).exclude(
         analyst=user
     )
-    return items.filter(Exists(pending)).order_by("id")
+    return items.filter(Exists(pending), status=ReviewItem.Status.DONE).order_by("id")
 
 
 def _held(user: Any) -> Lease | None:
@@ -87,28 +87,45 @@ def _held(user: Any) -> Lease | None:
 
 
 @transaction.atomic
+def _lapse_own(user: Any) -> None:
+    """End the caller's own lapsed lease, in its own transaction: its audit event takes the
+    chain lock, which must be the last lock a transaction takes."""
+    held = _held(user)
+    if held is not None and held.expires_at <= timezone.now():
+        leases_lapse([held], now=timezone.now())
+
+
 def lead_claim(*, user: Any, work: Work) -> Lease | None:
     """Lease the next item of this kind of work to a lead, or hand back the lead item they
     already hold (one item at a time, as for analysts). None when there is nothing to do."""
     require_lead(user)
-    now = timezone.now()
+    _lapse_own(user)
+    with transaction.atomic():
+        return _claim(user, work)
+
+
+def _claim(user: Any, work: Work) -> Lease | None:
     held = _held(user)
-    if held is not None and held.expires_at <= now:
-        leases_lapse([held], now=now)
-    elif held is not None:
+    if held is not None:
         if work_of(held) is None:
             raise Conflict("You hold an item in the review queue: label or skip it there first.")
         return held
-    for item in _candidates(user, work).select_for_update(skip_locked=True, of=("self",))[
-        :CLAIM_ATTEMPTS
-    ]:
+    for _ in range(CLAIM_ATTEMPTS):
+        # One row at a time, each attempt a fresh statement: a row another lead is taking
+        # is skipped, not waited on, and never kept from a third lead.
+        item = _candidates(user, work).select_for_update(skip_locked=True, of=("self",)).first()
+        if item is None:
+            return None
         try:
             with transaction.atomic():
                 return _lease(user, item, work)
         except IntegrityError:
-            # Another lead leased this one between our read and our insert: the partial
-            # unique index refused the second lease. Try the next candidate.
-            continue
+            # Either another lead leased this item between our read and our insert (the
+            # partial unique index refused a second lease; the next attempt no longer sees
+            # it), or this lead claimed in another tab at the same moment: hand that back.
+            mine = _held(user)
+            if mine is not None:
+                return mine
     return None
 
 
