@@ -27,6 +27,8 @@ from ..forms import (
 )
 from ..services import Work
 
+WORK_VERBS = {Work.ADJUDICATE: "adjudicate", Work.SIGNOFF: "sign off", Work.AUDIT: "audit"}
+
 
 def _settings_form(data: Any = None) -> ReviewSettingsForm:
     categories = [(c.slug, c.name) for c in assignable_categories() if c.slug != "none"]
@@ -73,7 +75,7 @@ def _next(request: HtmxHttpRequest, work: Work, *, done: str = "") -> HttpRespon
     if done:
         messages.success(request, done)
     if lease is None:
-        messages.info(request, f"Nothing left to {work} for you.")
+        messages.info(request, f"Nothing left to {WORK_VERBS[work]} for you.")
         return redirect("review:work")
     return redirect("review:item", item_id=lease.item_id)
 
