@@ -64,6 +64,8 @@ class ReviewSettingsForm(forms.Form):
     audit_floor = forms.FloatField(min_value=0, max_value=1)
     audit_cap = forms.FloatField(min_value=0, max_value=1)
     four_eyes = forms.MultipleChoiceField(choices=(), required=False)
+    retrain_min_new_labels = forms.IntegerField(min_value=1, required=False)
+    retrain_min_agreement = forms.FloatField(min_value=-1, max_value=1, required=False)
 
     def __init__(self, *args: Any, categories: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -26,6 +26,10 @@ class ReviewSettings(models.Model):
     audit_cap = models.FloatField(default=0.50)
     # Adjudications in these categories need a second lead's sign-off (four eyes).
     four_eyes = models.ManyToManyField(PolicyCategory, blank=True, related_name="+")
+    # Retrain on its own (beat) once this many labels arrived since the last snapshot, if
+    # the analysts' latest overall agreement (Gwet's AC1) is at least this high.
+    retrain_min_new_labels = models.PositiveIntegerField(default=200)
+    retrain_min_agreement = models.FloatField(default=0.6)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -232,3 +236,70 @@ class AnalystQuality(models.Model):
 
     def __str__(self) -> str:
         return f"quality of {self.analyst_id} in run {self.run_id}"
+
+
+class CleanLabel(models.Model):
+    """The current best answer for a merchant, from every label and lead decision so far,
+    with where it comes from, how sure it is, and whether it may train a model. Recomputed
+    in bulk (services/clean_labels.py); snapshots freeze it."""
+
+    class Source(models.TextChoices):
+        GOLD = "gold", "Gold answer"
+        ADJUDICATION = "adjudication", "Lead adjudication"
+        AUDIT = "audit", "Lead audit"
+        AGREEMENT = "agreement", "Independent labels agree"
+        ESTIMATE = "estimate", "Reliability-weighted estimate (Dawid-Skene)"
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="clean_label")
+    decision = models.CharField(max_length=16, choices=FINAL_DECISIONS)
+    category = models.ForeignKey(PolicyCategory, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    confidence = models.FloatField()
+    label_ids = models.JSONField(default=list)
+    for_training = models.BooleanField(default=True)
+    # The smallest inclusion probability among the merchant's review items: the merchant
+    # was reviewed at least with this chance.
+    propensity = models.FloatField(default=1.0)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("merchant_id",)
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0, confidence__lte=1), name="clean_confidence_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}: {self.decision}/{self.category_id} ({self.source})"
+
+
+class ReReview(models.Model):
+    """A label the model confidently contradicts (out of fold), sent back to the queue for a
+    fresh analyst. Its outcome measures the noise check's precision."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting for a fresh analyst"
+        CONFIRMED = "confirmed", "The label stood"
+        CORRECTED = "corrected", "The label was wrong"
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.PROTECT, related_name="re_reviews")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="re_reviews")
+    # The clean label the check doubted, and how strongly the model disagreed.
+    decision = models.CharField(max_length=16, choices=FINAL_DECISIONS)
+    category_slug = models.SlugField(max_length=64)
+    model_probability = models.FloatField()
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["merchant"], condition=Q(outcome="pending"), name="one_pending_re_review"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"re-review of {self.merchant_id} ({self.outcome})"

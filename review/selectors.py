@@ -64,6 +64,8 @@ class ReviewRules:
     audit_floor: float
     audit_cap: float
     four_eyes: frozenset[str]  # category slugs
+    retrain_min_new_labels: int = 200
+    retrain_min_agreement: float = 0.6
 
 
 DEFAULT_FOUR_EYES = frozenset({"sanctioned-jurisdictions", "adult-content"})
@@ -73,12 +75,18 @@ def review_rules() -> ReviewRules:
     """The settings leads set (ReviewSettings), or the defaults until they first save."""
     row = ReviewSettings.objects.prefetch_related("four_eyes").filter(pk=1).first()
     if row is None:
-        defaults = ReviewSettings()
-        return ReviewRules(
-            defaults.audit_rate, defaults.audit_floor, defaults.audit_cap, DEFAULT_FOUR_EYES
-        )
-    slugs = frozenset(c.slug for c in row.four_eyes.all())
-    return ReviewRules(row.audit_rate, row.audit_floor, row.audit_cap, slugs)
+        row = ReviewSettings()
+        slugs = DEFAULT_FOUR_EYES
+    else:
+        slugs = frozenset(c.slug for c in row.four_eyes.all())
+    return ReviewRules(
+        row.audit_rate,
+        row.audit_floor,
+        row.audit_cap,
+        slugs,
+        row.retrain_min_new_labels,
+        row.retrain_min_agreement,
+    )
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ class ModelVersion(models.Model):
         CANDIDATE = "candidate", "Candidate"
         CHAMPION = "champion", "Champion"
         RETIRED = "retired", "Retired"
+        REJECTED = "rejected", "Rejected by a lead"
         EXTERNAL = "external", "External detector"
 
     name = models.CharField(max_length=100)
@@ -181,16 +182,27 @@ class Score(models.Model):
         return f"{self.merchant_id}: {self.probability:.3f} by {self.model_version_id}"
 
 
+class ImmutableQuerySet(models.QuerySet[Any]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError(f"{self.model.__name__} rows are immutable")
+
+
 class LabelSnapshot(models.Model):
-    """An immutable set of training rows, with the filters that made it and a content hash."""
+    """An immutable set of training rows, with the filters and policy version that made it,
+    who asked, and a hash of its content: the same rows always hash the same."""
 
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     filters = models.JSONField(default=dict, blank=True)
-    content_sha256 = models.CharField(max_length=64)
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    content_sha256 = models.CharField(max_length=64, db_index=True)
     row_count = models.PositiveIntegerField(default=0)
+
+    objects = ImmutableQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -198,14 +210,27 @@ class LabelSnapshot(models.Model):
     def __str__(self) -> str:
         return f"snapshot {self.pk} ({self.row_count} rows)"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("snapshots are immutable")
+        super().save(*args, **kwargs)
+
 
 class LabelSnapshotRow(models.Model):
     snapshot = models.ForeignKey(LabelSnapshot, on_delete=models.CASCADE, related_name="rows")
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    # The features a job should read: the merchant as it was when the snapshot was taken.
+    features_ref = models.CharField(max_length=64, blank=True)
     decision = models.CharField(max_length=16, choices=Decision.choices)
     category_slug = models.SlugField(max_length=64)
     source = models.CharField(max_length=32)
+    confidence = models.FloatField(default=1.0)
+    # The probability with which the merchant was sampled for review: 1/π weights it in
+    # unbiased evaluation.
+    propensity = models.FloatField(default=1.0)
     weight = models.FloatField(default=1.0)
+
+    objects = ImmutableQuerySet.as_manager()
 
     class Meta:
         constraints: ClassVar = [
@@ -215,6 +240,11 @@ class LabelSnapshotRow(models.Model):
     def __str__(self) -> str:
         return f"{self.merchant_id}: {self.decision}/{self.category_slug} ({self.source})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("snapshot rows are immutable")
+        super().save(*args, **kwargs)
+
 
 class TrainingRun(models.Model):
     """One retraining, as the lead sees it progress."""
@@ -223,6 +253,7 @@ class TrainingRun(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
+        HELD = "held", "Candidate held for a lead"
         FAILED = "failed", "Failed"
 
     requested_by = models.ForeignKey(
@@ -238,6 +269,8 @@ class TrainingRun(models.Model):
     model_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The promotion gate's verdict: {"passed": bool, "reasons": [...]}.
+    gate = models.JSONField(default=dict, blank=True)
     # True while queued or running: the partial unique index makes it a lock, so the
     # database refuses a second retraining while one is under way.
     holds_lock = models.BooleanField(default=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -27,6 +27,7 @@ from .models import (
     Merchant,
     ModelVersion,
     PolicyCategory,
+    PolicyVersion,
     Score,
 )
 from .roles import Role
@@ -118,13 +119,29 @@ class SnapshotRow:
     category_slug: str
     source: str
     weight: float = 1.0
+    confidence: float = 1.0
+    propensity: float = 1.0
+    features_ref: str = ""
+
+    def as_list(self) -> list[Any]:
+        return [
+            self.merchant_id,
+            self.features_ref,
+            self.decision,
+            self.category_slug,
+            self.source,
+            round(self.confidence, 6),
+            round(self.propensity, 6),
+            round(self.weight, 6),
+        ]
 
 
-def _rows_sha256(rows: Sequence[SnapshotRow]) -> str:
-    digest = hashlib.sha256()
+def snapshot_sha256(rows: Sequence[SnapshotRow], *, policy_version: str = "") -> str:
+    """The content hash: the policy version and every row, in merchant order, as compact
+    JSON lines. Unchanged labels give the same hash, whenever and by whom it is taken."""
+    digest = hashlib.sha256(f"policy {policy_version}\n".encode())
     for row in sorted(rows, key=lambda r: r.merchant_id):
-        line = [row.merchant_id, row.decision, row.category_slug, row.source, row.weight]
-        digest.update(json.dumps(line, separators=(",", ":")).encode())
+        digest.update(json.dumps(row.as_list(), separators=(",", ":")).encode())
         digest.update(b"\n")
     return digest.hexdigest()
 
@@ -133,11 +150,14 @@ def _rows_sha256(rows: Sequence[SnapshotRow]) -> str:
 def snapshot_create(
     *, rows: Sequence[SnapshotRow], filters: dict[str, Any], actor: Any = None
 ) -> LabelSnapshot:
-    """Freeze a set of training rows. The same rows always give the same content hash."""
+    """Freeze a set of training rows under the policy in force. The same rows always give
+    the same content hash."""
+    policy = PolicyVersion.objects.filter(is_current=True).first()
     snapshot = LabelSnapshot.objects.create(
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
         filters=filters,
-        content_sha256=_rows_sha256(rows),
+        policy_version=policy,
+        content_sha256=snapshot_sha256(rows, policy_version=policy.version if policy else ""),
         row_count=len(rows),
     )
     LabelSnapshotRow.objects.bulk_create(
@@ -145,14 +165,17 @@ def snapshot_create(
             LabelSnapshotRow(
                 snapshot=snapshot,
                 merchant_id=row.merchant_id,
+                features_ref=row.features_ref,
                 decision=row.decision,
                 category_slug=row.category_slug,
                 source=row.source,
+                confidence=row.confidence,
+                propensity=row.propensity,
                 weight=row.weight,
             )
             for row in rows
         ],
-        batch_size=1_000,
+        batch_size=2_000,
     )
     audit_record(
         actor=actor,
@@ -172,9 +195,17 @@ def merchant_features(merchants: Sequence[Merchant]) -> tuple[list[str], Any]:
     return texts, numeric
 
 
-def model_train(*, snapshot: LabelSnapshot, seed: int = 0) -> TrainedModel:
-    """Fit a model on a snapshot's rows. Pure computation: nothing is written."""
-    rows = list(snapshot.rows.select_related("merchant").order_by("merchant_id"))
+def model_train(
+    *, snapshot: LabelSnapshot, seed: int = 0, exclude: Collection[int] = ()
+) -> TrainedModel:
+    """Fit a model on a snapshot's rows, leaving out the merchants in `exclude` (held out
+    for evaluation). Pure computation: nothing is written."""
+    excluded = set(exclude)
+    rows = [
+        row
+        for row in snapshot.rows.select_related("merchant").order_by("merchant_id")
+        if row.merchant_id not in excluded
+    ]
     merchants = [row.merchant for row in rows]
     texts, numeric = merchant_features(merchants)
     return train_model(

@@ -19,6 +19,7 @@ urlpatterns = [
     path("queue/", include("labeling.urls")),
     path("lead/", include("review.urls")),
     path("api/v1/", include("labeling.api.urls")),
+    path("api/v1/", include("review.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

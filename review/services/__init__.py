@@ -9,14 +9,18 @@ from .adjudication import (
     adjudication_signoff,
     adjudication_submit,
 )
+from .clean_labels import clean_labels_refresh, snapshot_from_clean_labels
 from .errors import Conflict, InvalidInput, LeaseLost, NotAllowed
 from .lead_work import Work, lead_claim, lead_release, lead_work_counts, work_of
+from .noise_check import noise_check
 from .qa import qa_audit_record, qa_audits_draw
 from .quality import quality_compute
 from .retraining import (
     DEMO_MODEL_NAME,
     STALE_AFTER,
     RetrainBusy,
+    candidate_promote,
+    candidate_reject,
     retrain_execute,
     retrain_start,
     training_rows,
@@ -36,15 +40,20 @@ __all__ = [
     "adjudication_reopen",
     "adjudication_signoff",
     "adjudication_submit",
+    "candidate_promote",
+    "candidate_reject",
+    "clean_labels_refresh",
     "lead_claim",
     "lead_release",
     "lead_work_counts",
+    "noise_check",
     "qa_audit_record",
     "qa_audits_draw",
     "quality_compute",
     "retrain_execute",
     "retrain_start",
     "review_settings_update",
+    "snapshot_from_clean_labels",
     "training_rows",
     "work_of",
 ]

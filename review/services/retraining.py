@@ -1,27 +1,47 @@
-"""The lead's writes: retraining from the labels collected so far. The chain is composed
-here, in the top layer, because it reads labels (labeling) to train models (supportability).
+"""Retraining, as a chain of idempotent steps that Celery runs one after another:
+
+    snapshot -> train (and calibrate) -> evaluate -> decide -> rescore (a group of chunks
+    across workers) -> promote and re-prioritise
+
+Each step is a service that checks where its run is and does nothing if that step is
+behind it, so a redelivered task (acks_late, a worker killed mid-step) or a second run of
+the same step writes nothing twice. The gate promotes a candidate only when it is not
+worse than the champion on held-out labels weighted by their sampling propensities; a
+held candidate waits on the model page for a lead to promote or reject it. The chain is
+composed here, in the top layer, because it reads labels (labeling, review) to train
+models (supportability).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from labeling.models import Label
 from labeling.services import queue_reprioritise
 from supportability.audit import audit_record
-from supportability.ml.model import TrainingDataError
+from supportability.ml.evaluation import Evaluation, evaluate, gate
+from supportability.ml.model import TrainingDataError, load_model
+from supportability.ml.taxonomy import VIOLATING_DECISIONS
 from supportability.models import (
-    Decision,
     LabelSnapshot,
+    LabelSnapshotRow,
+    Merchant,
+    ModelVersion,
+    Score,
     TrainingRun,
 )
 from supportability.services import (
     SnapshotRow,
+    champion,
+    merchant_features,
     merchants_score,
     model_promote,
     model_train,
@@ -29,18 +49,41 @@ from supportability.services import (
     snapshot_create,
 )
 
+from ..models import AgreementStat
+from ..selectors import review_rules
+from .clean_labels import clean_labels_refresh, snapshot_rows
+
 DEMO_MODEL_NAME = "supportability-demo"
+# One merchant in five, chosen by a hash of its id (stable across runs, so no champion
+# trained by this chain has seen them), is held out for evaluation.
+HOLDOUT_SHARE = 5
+# Merchants per scoring task; the chunks of one rescoring run on every worker at once.
+RESCORE_CHUNK = 20_000
+STEPS = ("queued", "snapshot", "train", "evaluate", "decide", "rescore", "promote", "done")
 
 
 class RetrainBusy(Exception):
     """A retraining is already queued or running."""
 
 
+def _id(value: int | None) -> int:
+    """A foreign key the run's current step guarantees is set."""
+    if value is None:
+        raise ValueError("the retraining run lost a step's result")
+    return value
+
+
+def is_holdout(external_id: str) -> bool:
+    """By the merchant's external id: the same merchants on every database."""
+    digest = hashlib.sha256(f"holdout:{external_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % HOLDOUT_SHARE == 0
+
+
 @transaction.atomic
 def retrain_start(*, actor: Any, enqueue: bool = True) -> TrainingRun:
-    """Queue a retraining for the workers (or, with enqueue=False, for the caller to run).
-    Never two at once: the database refuses a second active run."""
-    from ..tasks import retrain
+    """Queue a retraining for the workers (or, with enqueue=False, for the caller to run
+    with retrain_execute). Never two at once: the database refuses a second active run."""
+    from ..tasks import retrain_chain
 
     _runs_fail_stale()
     try:
@@ -50,13 +93,13 @@ def retrain_start(*, actor: Any, enqueue: bool = True) -> TrainingRun:
         raise RetrainBusy("A retraining is already queued or running.") from exc
     audit_record(actor=actor, verb="retrain.start", target=run, after={"status": run.status})
     if enqueue:
-        retrain.delay_on_commit(run.pk)
+        transaction.on_commit(lambda: retrain_chain(run.pk).delay())
     return run
 
 
-# Past the task's hard time limit a run that still holds the lock was lost with its worker
+# Past the chain's time limits a run that still holds the lock was lost with its worker
 # (killed, restarted); it must not block retraining for good.
-STALE_AFTER = timedelta(seconds=1_860 + 60)
+STALE_AFTER = timedelta(seconds=3 * 1_860 + 60)
 
 
 def _runs_fail_stale() -> None:
@@ -67,18 +110,25 @@ def _runs_fail_stale() -> None:
         _finish(run, status=TrainingRun.Status.FAILED, message="Lost with its worker; abandoned.")
 
 
-def _progress(run: TrainingRun, *, step: str, progress: int, **fields: Any) -> None:
+def _at(run_id: int, step: str) -> TrainingRun | None:
+    """The run, locked, if it is active and this step is due (not done already)."""
+    run = TrainingRun.objects.select_for_update().get(pk=run_id)
+    if not run.is_active or STEPS.index(run.step or "queued") > STEPS.index(step):
+        return None
+    return run
+
+
+def _advance(run: TrainingRun, *, step: str, progress: int, **fields: Any) -> None:
+    run.status = TrainingRun.Status.RUNNING
     run.step = step
     run.progress = progress
     for key, value in fields.items():
         setattr(run, key, value)
-    run.save(update_fields=["step", "progress", *fields])
+    run.save(update_fields=["status", "step", "progress", *fields])
 
 
 def training_rows() -> list[SnapshotRow]:
-    """Training rows from everything known: the historical (seed) decisions, overridden by
-    analysts' labels. Thin on purpose: the majority of an item's labels, ties to the latest;
-    `unsure` labels are left out. Consensus, gold and Dawid-Skene come with clean labels."""
+    """The historical (seed) decisions, overridden by the current clean labels."""
     rows: dict[int, SnapshotRow] = {}
     seed = LabelSnapshot.objects.filter(filters__source="seed").order_by("id").first()
     if seed is not None:
@@ -86,65 +136,323 @@ def training_rows() -> list[SnapshotRow]:
             "merchant_id", "decision", "category_slug", "weight"
         ):
             rows[merchant_id] = SnapshotRow(merchant_id, decision, category, "seed", weight)
-    votes: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for merchant_id, decision, slug in (
-        Label.objects.exclude(decision=Decision.UNSURE)
-        .order_by("id")
-        .values_list("merchant_id", "decision", "category__slug")
-    ):
-        votes[merchant_id].append((decision, slug))
-    for merchant_id, pairs in votes.items():
-        counts = Counter(pairs)
-        best = max(counts.values())
-        winner = next(pair for pair in reversed(pairs) if counts[pair] == best)
-        rows[merchant_id] = SnapshotRow(merchant_id, winner[0], winner[1], "analyst", 1.0)
-    return list(rows.values())
+    for row in snapshot_rows():
+        rows[row.merchant_id] = row
+    return [rows[m] for m in sorted(rows)]
 
 
-def retrain_execute(*, run_id: int) -> TrainingRun:
-    """Run a queued retraining to the end. Each step commits, so the lead sees progress;
-    a run that is not queued (already done, or running elsewhere) is left alone."""
+def retrain_snapshot(*, run_id: int) -> TrainingRun | None:
+    """Refresh the clean labels and freeze them (with the historical decisions)."""
+    with transaction.atomic():
+        run = _at(run_id, "snapshot")
+        if run is None:
+            return None
+        _advance(run, step="snapshot", progress=5)
+    clean_labels_refresh(actor=run.requested_by)
+    rows = training_rows()
+    violating = sum(r.decision in VIOLATING_DECISIONS for r in rows)
+    if not rows:
+        return _fail(run, "No clean labels usable for training yet: nothing to learn from.")
+    if violating in (0, len(rows)):
+        kind = "violating" if violating else "supportable"
+        return _fail(run, f"Every one of the {len(rows)} labels says {kind}: one class.")
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
-        if run.status != TrainingRun.Status.QUEUED:
-            return run
-        run.status = TrainingRun.Status.RUNNING
-        _progress(run, step="snapshot", progress=5, status=TrainingRun.Status.RUNNING)
+        if run.snapshot_id is None:
+            snapshot = snapshot_create(
+                rows=rows, filters={"source": "retrain", "run": run.pk}, actor=run.requested_by
+            )
+            _advance(run, step="train", progress=15, snapshot=snapshot)
+    return run
+
+
+def retrain_train(*, run_id: int) -> TrainingRun | None:
+    """Train and calibrate a candidate on the snapshot minus the held-out merchants."""
+    with transaction.atomic():
+        run = _at(run_id, "train")
+        if run is None or run.model_version_id is not None:
+            return None
+    snapshot = LabelSnapshot.objects.get(pk=_id(run.snapshot_id))
+    holdout = {
+        merchant
+        for merchant, external_id in snapshot.rows.values_list(
+            "merchant_id", "merchant__external_id"
+        )
+        if is_holdout(external_id)
+    }
     try:
-        rows = training_rows()
-        snapshot = snapshot_create(
-            rows=rows, filters={"source": "retrain", "run": run.pk}, actor=run.requested_by
-        )
-        _progress(run, step="train", progress=20, snapshot=snapshot)
-        trained = model_train(snapshot=snapshot, seed=run.pk)
-        _progress(run, step="register", progress=60)
-        version = f"{timezone.now():%Y%m%d-%H%M%S}-run{run.pk}"
-        model_version = model_version_register(
-            name=DEMO_MODEL_NAME,
-            version=version,
-            trained=trained,
-            snapshot=snapshot,
-            actor=run.requested_by,
-        )
-        _progress(run, step="rescore", progress=70, model_version=model_version)
-        # Score as a candidate first: a run that fails here leaves the champion in place.
-        merchants_score(model_version=model_version, actor=run.requested_by)
-        # Thin on purpose: the new model is promoted without a gate. Evaluation against the
-        # champion on propensity-weighted held-out labels is the retraining issue's job.
-        _progress(run, step="promote", progress=90)
-        model_promote(model_version=model_version, actor=run.requested_by)
-        _progress(run, step="reprioritise", progress=95)
-        queue_reprioritise(model_version=model_version, actor=run.requested_by)
+        # A fixed seed: the same snapshot trains the same model, whichever run asks.
+        trained = model_train(snapshot=snapshot, seed=0, exclude=holdout)
     except TrainingDataError as exc:
-        return _finish(run, status=TrainingRun.Status.FAILED, message=str(exc))
-    except Exception as exc:
-        _finish(run, status=TrainingRun.Status.FAILED, message=f"{type(exc).__name__}: {exc}")
-        raise
-    return _finish(
-        run,
-        status=TrainingRun.Status.SUCCEEDED,
-        message=f"{model_version} trained on {len(rows)} labels and promoted.",
+        return _fail(run, str(exc))
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.model_version_id is None:
+            version = ModelVersion.objects.filter(name=DEMO_MODEL_NAME, version=f"run{run.pk}")
+            model_version = version.first() or model_version_register(
+                name=DEMO_MODEL_NAME,
+                version=f"run{run.pk}",
+                trained=trained,
+                snapshot=snapshot,
+                actor=run.requested_by,
+            )
+            _advance(run, step="evaluate", progress=45, model_version=model_version)
+    return run
+
+
+def _holdout(snapshot: LabelSnapshot) -> list[LabelSnapshotRow]:
+    """Held-out rows that were reviewed at a known propensity (not the historical seed)."""
+    rows = snapshot.rows.exclude(source="seed").select_related("merchant").order_by("merchant_id")
+    return [row for row in rows if is_holdout(row.merchant.external_id)]
+
+
+def _evaluation(model_version: ModelVersion, rows: list[LabelSnapshotRow]) -> Evaluation | None:
+    if model_version.artifact is None or not rows:
+        return None
+    trained = load_model(
+        bytes(model_version.artifact), expected_sha256=model_version.artifact_sha256
     )
+    texts, numeric = merchant_features([row.merchant for row in rows])
+    predictions = trained.predict(texts, numeric)
+    scores = np.array([p.probability for p in predictions])
+    categories = sorted({row.category_slug for row in rows} - {"none"})
+    category_scores = {
+        c: np.array([p.probability * dict(p.explanation.get("categories", [])).get(c, 0.0)
+                     for p in predictions])
+        for c in categories
+    }  # fmt: skip
+    return evaluate(
+        np.array([row.decision in VIOLATING_DECISIONS for row in rows]),
+        scores,
+        np.array([row.propensity for row in rows]),
+        true_categories=[row.category_slug for row in rows],
+        category_scores=category_scores,
+        seed=model_version.pk,
+    )
+
+
+def retrain_evaluate(*, run_id: int) -> TrainingRun | None:
+    """Evaluate candidate and champion on the same held-out, propensity-weighted labels."""
+    with transaction.atomic():
+        run = _at(run_id, "evaluate")
+        if run is None:
+            return None
+    candidate = ModelVersion.objects.get(pk=_id(run.model_version_id))
+    rows = _holdout(LabelSnapshot.objects.get(pk=_id(run.snapshot_id)))
+    current = champion()
+    if current is not None and current.snapshot is not None:
+        # A champion trained on some of these merchants (the demo's seed model was) would
+        # be judged on what it memorised: compare both models on merchants neither saw.
+        trained_by_chain = current.snapshot.filters.get("source") == "retrain"
+        seen = {
+            merchant
+            for merchant, external_id in LabelSnapshotRow.objects.filter(
+                snapshot_id=current.snapshot_id
+            ).values_list("merchant_id", "merchant__external_id")
+            # The chain never trains on held-out merchants.
+            if not (trained_by_chain and is_holdout(external_id))
+        }
+        rows = [row for row in rows if row.merchant_id not in seen]
+    ours = _evaluation(candidate, rows)
+    theirs = _evaluation(current, rows) if current is not None else None
+    if ours is None:
+        verdict = {"passed": False, "reasons": ["No held-out labels to evaluate on yet."]}
+    else:
+        result = gate(ours, theirs)
+        verdict = {"passed": result.passed, "reasons": list(result.reasons)}
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.step != "evaluate":
+            return run
+        metrics = {
+            **candidate.metrics,
+            "holdout_rows": len(rows),
+            "evaluation": ours.as_dict() if ours else None,
+            "champion": str(current) if current else None,
+            "champion_evaluation": theirs.as_dict() if theirs else None,
+        }
+        ModelVersion.objects.filter(pk=candidate.pk).update(metrics=metrics)
+        audit_record(
+            actor=run.requested_by,
+            verb="model.evaluate",
+            target=candidate,
+            after={
+                "holdout_rows": len(rows),
+                "pr_auc": ours.pr_auc.estimate if ours else None,
+                "champion_pr_auc": theirs.pr_auc.estimate if theirs else None,
+            },
+        )
+        _advance(run, step="decide", progress=60, gate=verdict)
+    return run
+
+
+def retrain_decide(*, run_id: int) -> TrainingRun | None:
+    """The gate's verdict: go on to rescore and promote, or hold the candidate for a lead."""
+    with transaction.atomic():
+        run = _at(run_id, "decide")
+        if run is None:
+            return None
+        candidate = ModelVersion.objects.get(pk=_id(run.model_version_id))
+        verdict = run.gate
+        audit_record(actor=run.requested_by, verb="model.gate", target=candidate, after=verdict)
+        if not verdict["passed"]:
+            _advance(run, step="decide", progress=100)
+            return _finish(
+                run,
+                status=TrainingRun.Status.HELD,
+                message=f"{candidate} held for a lead: " + " ".join(verdict["reasons"]),
+            )
+        _advance(run, step="rescore", progress=65)
+    return run
+
+
+def rescore_chunks(*, run_id: int) -> list[tuple[int, int]]:
+    """The id ranges the rescoring step splits the merchants into (one task each)."""
+    bounds = Merchant.objects.aggregate(lo=Min("id"), hi=Max("id"))
+    if bounds["lo"] is None:
+        return []
+    return [
+        (lo, min(lo + RESCORE_CHUNK - 1, bounds["hi"]))
+        for lo in range(bounds["lo"], bounds["hi"] + 1, RESCORE_CHUNK)
+    ]
+
+
+def rescore_chunk(*, run_id: int, first_id: int, last_id: int) -> bool:
+    """Score one id range with the run's candidate (existing scores are kept, so a second
+    delivery adds nothing); True when this was the last chunk to finish, in which case the
+    run moves on to promotion exactly once (the run row's lock decides who is last)."""
+    run = TrainingRun.objects.get(pk=run_id)
+    if not run.is_active or run.step != "rescore":
+        return False
+    model_version = ModelVersion.objects.get(pk=_id(run.model_version_id))
+    merchants_score(
+        model_version=model_version,
+        merchants=Merchant.objects.filter(id__gte=first_id, id__lte=last_id),
+        actor=run.requested_by,
+    )
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.step != "rescore":
+            return False
+        scored = Score.objects.filter(model_version=model_version).aggregate(n=Count("id"))["n"]
+        total = Merchant.objects.count()
+        run.progress = 65 + int(25 * scored / max(total, 1))
+        run.save(update_fields=["progress"])
+        if scored < total:
+            return False
+        _advance(run, step="promote", progress=92)
+    return True
+
+
+def retrain_promote(*, run_id: int) -> TrainingRun | None:
+    """Promote the scored candidate and re-rank the open queue by its scores."""
+    with transaction.atomic():
+        run = _at(run_id, "promote")
+        if run is None:
+            return None
+        model_version = ModelVersion.objects.get(pk=_id(run.model_version_id))
+        model_promote(model_version=model_version, actor=run.requested_by)
+    queue_reprioritise(model_version=model_version, actor=run.requested_by)
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        _advance(run, step="done", progress=100)
+        snapshot_rows_n = run.snapshot.row_count if run.snapshot else 0
+        return _finish(
+            run,
+            status=TrainingRun.Status.SUCCEEDED,
+            message=f"{model_version} trained on {snapshot_rows_n} labels and promoted.",
+        )
+
+
+def retrain_execute(
+    *, run_id: int, progress: Callable[[TrainingRun], None] | None = None
+) -> TrainingRun:
+    """Run every step inline, in order (manage.py retrain, tests): the same services the
+    Celery chain runs, one after another in this process; `progress` sees the run after
+    each step."""
+
+    def report() -> None:
+        if progress is not None:
+            progress(TrainingRun.objects.get(pk=run_id))
+
+    try:
+        for step in (retrain_snapshot, retrain_train, retrain_evaluate, retrain_decide):
+            step(run_id=run_id)
+            report()
+        for first_id, last_id in rescore_chunks(run_id=run_id):
+            rescore_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
+            report()
+        retrain_promote(run_id=run_id)
+        report()
+    except Exception as exc:
+        retrain_failed(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    return TrainingRun.objects.get(pk=run_id)
+
+
+@transaction.atomic
+def candidate_promote(*, actor: Any, model_version_id: int) -> TrainingRun:
+    """A lead overrides the gate: the held candidate is rescored, promoted and the queue
+    re-ranked, by a run of its own (so nothing else retrains meanwhile)."""
+    from ..tasks import promote_chain
+
+    model_version = ModelVersion.objects.select_for_update().get(pk=model_version_id)
+    if model_version.status != ModelVersion.Status.CANDIDATE:
+        raise ValueError(f"Only a candidate can be promoted; this one is {model_version.status}.")
+    _runs_fail_stale()
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(
+                requested_by=actor,
+                step="rescore",
+                status=TrainingRun.Status.RUNNING,
+                model_version=model_version,
+                snapshot=model_version.snapshot,
+                progress=65,
+                gate={"passed": True, "reasons": ["Promoted by a lead over the gate."]},
+            )
+    except IntegrityError as exc:
+        raise RetrainBusy("A retraining is already queued or running.") from exc
+    audit_record(
+        actor=actor, verb="model.promote_requested", target=model_version, after={"run": run.pk}
+    )
+    transaction.on_commit(lambda: promote_chain(run.pk).delay())
+    return run
+
+
+@transaction.atomic
+def candidate_reject(*, actor: Any, model_version_id: int, reason: str) -> ModelVersion:
+    if not reason.strip():
+        from .errors import InvalidInput
+
+        raise InvalidInput("reason", "Say why this candidate is rejected.")
+    model_version = ModelVersion.objects.select_for_update().get(pk=model_version_id)
+    if model_version.status != ModelVersion.Status.CANDIDATE:
+        raise ValueError(f"Only a candidate can be rejected; this one is {model_version.status}.")
+    model_version.status = ModelVersion.Status.REJECTED
+    model_version.save(update_fields=["status"])
+    audit_record(
+        actor=actor,
+        verb="model.reject",
+        target=model_version,
+        before={"status": ModelVersion.Status.CANDIDATE},
+        after={"status": model_version.status, "reason": reason.strip()},
+    )
+    return model_version
+
+
+def retrain_failed(*, run_id: int, error: str) -> None:
+    """The chain's error callback: the run ends failed; the champion stays as it was."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.is_active:
+            _finish(run, status=TrainingRun.Status.FAILED, message=error)
+
+
+def _fail(run: TrainingRun, message: str) -> TrainingRun:
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        return _finish(run, status=TrainingRun.Status.FAILED, message=message)
 
 
 def _finish(run: TrainingRun, *, status: str, message: str) -> TrainingRun:
@@ -162,3 +470,33 @@ def _finish(run: TrainingRun, *, status: str, message: str) -> TrainingRun:
             after={"status": status, "message": message},
         )
     return run
+
+
+def retrain_if_due(*, now: Any = None) -> TrainingRun | None:
+    """The beat's trigger: retrain once enough labels arrived since the last snapshot a
+    retraining took, if the analysts agree well enough for their labels to be worth it
+    (the latest overall AC1). Never while another run is active (retrain_start's lock)."""
+    rules = review_rules()
+    last = (
+        TrainingRun.objects.filter(snapshot__isnull=False)
+        .order_by("-id")
+        .values_list("snapshot__created_at", flat=True)
+        .first()
+    )
+    new_labels = (
+        Label.objects.filter(created_at__gt=last).count() if last else Label.objects.count()
+    )
+    if new_labels < rules.retrain_min_new_labels:
+        return None
+    overall = (
+        AgreementStat.objects.filter(scope=AgreementStat.Scope.OVERALL)
+        .order_by("-run_id")
+        .values_list("ac1", flat=True)
+        .first()
+    )
+    if overall is not None and overall < rules.retrain_min_agreement:
+        return None
+    try:
+        return retrain_start(actor=None)
+    except RetrainBusy:
+        return None

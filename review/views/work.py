@@ -39,6 +39,8 @@ def _settings_form(data: Any = None) -> ReviewSettingsForm:
             "audit_floor": rules.audit_floor,
             "audit_cap": rules.audit_cap,
             "four_eyes": sorted(rules.four_eyes),
+            "retrain_min_new_labels": rules.retrain_min_new_labels,
+            "retrain_min_agreement": rules.retrain_min_agreement,
         }
     return ReviewSettingsForm(data, categories=categories)
 
