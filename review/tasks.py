@@ -110,3 +110,11 @@ def retrain_if_due() -> int | None:
     """Start a retraining when enough new labels have arrived (beat, every 5 minutes)."""
     run = retraining.retrain_if_due()
     return run.pk if run else None
+
+
+@shared_task(acks_late=True, soft_time_limit=1_800, time_limit=1_860)
+def noise_check() -> int:
+    """Send labels the model confidently contradicts back for a fresh pair of eyes (beat,
+    hourly): the clean labels first, so that settled re-reviews are counted."""
+    services.clean_labels_refresh()
+    return services.noise_check()

@@ -22,7 +22,7 @@ from django.utils import timezone
 from labeling.models import Label, ReviewItem
 from supportability.models import AuditEvent, Merchant, PolicyCategory, Score
 
-from .models import Adjudication, QaAudit
+from .models import Adjudication, QaAudit, ReReview
 
 PAGE_SIZE = 100
 # The actor label of events written by the system itself (tasks, detectors' intake).
@@ -435,6 +435,20 @@ def timeline_qa_audits(merchant_id: int) -> Iterator[TimelineEntry]:
             )
 
 
+def timeline_re_reviews(merchant_id: int) -> Iterator[TimelineEntry]:
+    for review in ReReview.objects.filter(merchant_id=merchant_id).order_by("id"):
+        yield TimelineEntry(
+            at=review.created_at,
+            kind="re-review",
+            title=f"Sent back for a fresh analyst: the model doubts {review.decision}"
+            f" · {review.category_slug}",
+            details=(
+                ("model P(violating)", f"{review.model_probability:.2f}"),
+                ("outcome", review.get_outcome_display()),
+            ),
+        )
+
+
 # Each source turns a merchant id into its entries. To show more history (adjudications,
 # QA audits), write one more such function and list it here; the page needs no change.
 TIMELINE_SOURCES: tuple[TimelineSource, ...] = (
@@ -443,6 +457,7 @@ TIMELINE_SOURCES: tuple[TimelineSource, ...] = (
     timeline_labels,
     timeline_adjudications,
     timeline_qa_audits,
+    timeline_re_reviews,
     timeline_audit_events,
 )
 

@@ -11,8 +11,8 @@ from .adjudication import (
 )
 from .clean_labels import clean_labels_refresh, snapshot_from_clean_labels
 from .errors import Conflict, InvalidInput, LeaseLost, NotAllowed
+from .label_noise import noise_check
 from .lead_work import Work, lead_claim, lead_release, lead_work_counts, work_of
-from .noise_check import noise_check
 from .qa import qa_audit_record, qa_audits_draw
 from .quality import quality_compute
 from .retraining import (

@@ -175,6 +175,7 @@ CELERY_BEAT_SCHEDULE = {
     "draw-qa-audits": {"task": "review.tasks.qa_audits_draw", "schedule": 60.0},
     "compute-quality": {"task": "review.tasks.quality_compute", "schedule": 900.0},
     "retrain-if-due": {"task": "review.tasks.retrain_if_due", "schedule": 300.0},
+    "noise-check": {"task": "review.tasks.noise_check", "schedule": 3600.0},
 }
 
 # The review queue.

@@ -365,9 +365,10 @@ def test_timeline_query_count_does_not_grow_with_history(analyst, lead, django_a
     for n in range(5):
         _event("qa_audit.record", merchant=merchant, after={"n": n})
     client = logged_in(lead)
-    # Session, user, roles; the merchant; the chart's scores; one query per source (6:
-    # scores, items, labels, adjudications, QA audits, events); the reopenable decisions.
-    with django_assert_num_queries(12):
+    # Session, user, roles; the merchant; the chart's scores; one query per source (7:
+    # scores, items, labels, adjudications, QA audits, re-reviews, events); the reopenable
+    # decisions.
+    with django_assert_num_queries(13):
         response = client.get(f"/lead/merchants/{merchant.pk}/")
     events = AuditEvent.objects.filter(merchant=merchant).count()
     assert events >= 8
