@@ -116,3 +116,4 @@ def _lead_history(truths: dict[int, GroundTruth]) -> None:
             data=services.Decided(truth.decision, truth.category_slug, "Policy team view."),
         )
     services.quality_compute()
+    services.clean_labels_refresh()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labeling.models import ReviewItem
-from review.models import AgreementStat, AnalystQuality, QaAudit
+from review.models import AgreementStat, AnalystQuality, CleanLabel, QaAudit
 from review.seeding import demo_seed
 from supportability.audit import chain_verify
 
@@ -19,4 +19,6 @@ def test_the_demo_seeds_disagreements_audits_and_agreement():
     assert QaAudit.objects.filter(status__in=["agreed", "overturned"]).exists()
     assert AgreementStat.objects.filter(scope="overall", items__gt=0).exists()
     assert AnalystQuality.objects.filter(analyst__username="sim.hasty").exists()
+    assert CleanLabel.objects.filter(source="estimate").exists()
+    assert CleanLabel.objects.filter(source="adjudication").exists()
     assert chain_verify().intact
