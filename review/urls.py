@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import agreement, audit, dashboard, queues, work
+from .views import agreement, audit, dashboard, models, queues, work
 
 app_name = "review"
 urlpatterns = [
@@ -29,4 +29,8 @@ urlpatterns = [
     path("agreement/", agreement.agreement, name="agreement"),
     path("agreement.csv", agreement.agreement_csv, name="agreement-csv"),
     path("agreement/recompute/", agreement.recompute, name="recompute"),
+    path("models/", models.models, name="models"),
+    path("models/<id:model_id>/", models.model, name="model"),
+    path("models/<id:model_id>/promote/", models.promote, name="model-promote"),
+    path("models/<id:model_id>/reject/", models.reject, name="model-reject"),
 ]
