@@ -1,0 +1,858 @@
+"""Label noise and clean labels: simulated analysts label a synthetic world through the
+services; how right are raw labels, majority vote and our clean labels, what does the
+noise check find, and does a model learn better from clean labels than from raw ones?
+
+    .venv/bin/python bench/label_noise.py --seeds 1 2 3 4 5
+
+Each seed runs in its own process on a fresh SQLite database (<tmp>/label_noise_<seed>.sqlite3
+unless --db-dir says otherwise): a world of 12,000 merchants with hidden truth, a seed model
+trained on 1,500 historical decisions, the rest scored, and a queue of about 3,000 drawn by
+Poisson sampling (π ∝ √score, never below 0.02); 20 % of items need two blind labels and
+gold is served at 2 %. Twelve analysts of accuracy drawn from 0.70-0.95 claim and label as
+people do; two call gambling supportable and two confuse drugs with pseudo-pharmaceuticals
+most of the time. Two leads adjudicate escalations, sign off and take the QA audits drawn at
+the default rates, always answering with the truth. Then clean_labels_refresh, one
+noise_check (observed through a wrapper around its label_issues, which it calls unchanged),
+fresh analysts on the re-queued items, clean_labels_refresh again. Finally the second looks
+(review.services.second_looks, which the hourly task runs after the noise check; measured
+here as the "variant" stage): estimates less sure than --variant-threshold go back for one
+more blind label. Models trained on the first label of each item, on the clean labels and on
+the truth are scored on 8,000 held-out merchants of another world (PR-AUC).
+
+Runs are not bit-for-bit repeatable: the claim picks gold items with ORDER BY RANDOM(),
+which no seed reaches; hence several seeds. Per-seed JSON goes to bench/out/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Run as a script, this folder would come first on sys.path, and bench/queue.py would
+# shadow the standard library's queue module: put the repository root there instead.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)
+
+OUT = ROOT / "bench" / "out"
+UNSURE_SHARE = 0.03
+GOLD_ITEMS = 40
+MIN_PROPENSITY = 0.02
+LEAD_EVERY = 200  # analyst labels between two rounds of lead work
+MERCHANT_FIELDS = (
+    "external_id", "name", "country", "mcc", "url", "description", "website_text",
+    "refund_rate", "dispute_rate", "cnp_share", "account_age_days", "monthly_volume",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Bias:
+    """With probability `strength`, an analyst answers `says[truth category]` instead."""
+
+    name: str
+    says: dict[str, tuple[str, str]]
+    strength: float
+
+
+GAMBLING_OK = Bias("gambling is supportable", {"gambling": ("supportable", "none")}, 0.8)
+PHARMA_DRUGS = Bias(
+    "drugs <-> pseudo-pharmaceuticals",
+    {
+        "drugs": ("prohibited", "pseudo-pharmaceuticals"),
+        "pseudo-pharmaceuticals": ("prohibited", "drugs"),
+    },
+    0.6,
+)
+BIASES: tuple[Bias | None, ...] = (GAMBLING_OK, GAMBLING_OK, PHARMA_DRUGS, PHARMA_DRUGS)
+
+
+@dataclass(frozen=True)
+class Analyst:
+    username: str
+    accuracy: float
+    bias: Bias | None
+
+
+@dataclass
+class Tally:
+    labels: int = 0
+    re_review_labels: int = 0
+    adjudications: int = 0
+    signoffs: int = 0
+    audits: int = 0
+    keys: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def lead(self) -> dict[str, int]:
+        """Leads' decisions so far (an adjudication's sign-off is a second lead's look)."""
+        return {
+            "adjudications": self.adjudications,
+            "audits": self.audits,
+            "signoffs": self.signoffs,
+            "decisions": self.adjudications + self.audits,
+        }
+
+
+def answer(analyst: Analyst, truth: str, rng: np.random.Generator) -> tuple[str, str]:
+    """The analyst's label: unsure now and then; their bias where it applies; otherwise the
+    truth with their accuracy, else the usual mistakes (a violator waved through, a clean
+    merchant flagged, the wrong category)."""
+    from supportability.ml.taxonomy import VIOLATION_CATEGORIES, decision_for_category
+
+    if rng.random() < UNSURE_SHARE:
+        return "unsure", "none"
+    decision, slug = truth.split("/")
+    bias = analyst.bias
+    if bias is not None and slug in bias.says and rng.random() < bias.strength:
+        return bias.says[slug]
+    if rng.random() < analyst.accuracy:
+        return decision, slug
+    if decision == "supportable":
+        wrong = str(rng.choice(VIOLATION_CATEGORIES))
+        return decision_for_category(wrong), wrong
+    if rng.random() < 0.5:
+        return "supportable", "none"
+    wrong = str(rng.choice([c for c in VIOLATION_CATEGORIES if c != slug]))
+    return decision_for_category(wrong), wrong
+
+
+# --- one seed, in its own process --------------------------------------------------------
+
+
+def build_world(seed: int, args: argparse.Namespace, rng: np.random.Generator) -> dict[int, str]:
+    """Merchants, a seed model on historical decisions, every other merchant scored, a
+    Poisson-sampled queue of about `args.items`, and gold answers. Returns the truth."""
+    from django.contrib.auth import get_user_model
+
+    from labeling import services as labeling
+    from labeling.models import ReviewItem
+    from supportability.ml.synthetic import generate_merchants
+    from supportability.models import Merchant, Score
+    from supportability.services import (
+        merchants_create,
+        merchants_score,
+        model_promote,
+        model_train,
+        model_version_register,
+        snapshot_create,
+    )
+
+    world = generate_merchants(args.world, seed=seed)
+    created = merchants_create({k: getattr(m, k) for k in MERCHANT_FIELDS} for m in world)
+    truth = {
+        c.pk: f"{m.true_decision}/{m.true_category}" for c, m in zip(created, world, strict=True)
+    }
+    history = [c.pk for c in created if rng.random() < args.history / args.world]
+    rows = [snapshot_row(pk, truth[pk], "history") for pk in history]
+    snapshot = snapshot_create(rows=rows, filters={"source": "history", "seed": seed})
+    version = model_version_register(
+        name="noise-bench", version="1", trained=model_train(snapshot=snapshot, seed=seed),
+        snapshot=snapshot,
+    )  # fmt: skip
+    model_promote(model_version=version)
+    merchants_score(model_version=version, merchants=Merchant.objects.exclude(pk__in=history))
+    scores = list(
+        Score.objects.filter(model_version=version).values_list("merchant_id", "id", "probability")
+    )
+    # Scale π ∝ √score so that the expected queue is about args.items (bisection on c).
+    roots = np.sqrt(np.array([p for *_, p in scores]))
+    low, high = 0.0, 100.0
+    for _ in range(60):
+        c = (low + high) / 2
+        expected = np.minimum(1.0, np.maximum(MIN_PROPENSITY, c * roots)).sum()
+        low, high = (c, high) if expected < args.items else (low, c)
+    propensity = np.minimum(1.0, np.maximum(MIN_PROPENSITY, high * roots))
+    queue = labeling.queue_default()
+    lead = get_user_model().objects.get(username="lead1")
+    labeling.queue_update(
+        actor=lead, queue_id=queue.pk, overlap_share=0.2, overlap_k=2, gold_rate=0.02
+    )
+    entries = [
+        labeling.Enqueue(
+            merchant_id=merchant, score_id=score_id, priority=p, propensity=float(pi),
+            reason=ReviewItem.Reason.FLAGGED if p >= 0.5 else ReviewItem.Reason.AUDIT_SAMPLE,
+        )
+        for (merchant, score_id, p), pi in zip(scores, propensity, strict=True)
+        if rng.random() < pi
+    ]  # fmt: skip
+    labeling.items_enqueue(entries=entries)
+    violators = [pk for pk in history if not truth[pk].startswith("supportable")]
+    clean = [pk for pk in history if truth[pk].startswith("supportable")]
+    picks = list(rng.choice(violators, min(GOLD_ITEMS // 2, len(violators)), replace=False))
+    picks += list(rng.choice(clean, GOLD_ITEMS - len(picks), replace=False))
+    for pk in picks:
+        decision, slug = truth[int(pk)].split("/")
+        labeling.gold_create(
+            actor=lead,
+            merchant=Merchant.objects.get(pk=pk),
+            data=labeling.LabelInput(decision, slug, "Confirmed by the policy team.", "gold"),
+        )
+    return truth
+
+
+def analysts_label(
+    analysts: Sequence[Analyst], users: Sequence[Any], truth: dict[int, str],
+    rng: np.random.Generator, tally: Tally, leads: Callable[[], None], *, re_review: bool,
+) -> None:  # fmt: skip
+    """Analysts claim and label in a random order each round until nobody gets an item;
+    the leads work through their queues every LEAD_EVERY labels and at the end."""
+    from labeling import services as labeling
+    from labeling.models import ReviewItem
+
+    since_leads = 0
+    while True:
+        done = 0
+        for i in rng.permutation(len(analysts)):
+            started = time.perf_counter()
+            lease = labeling.item_claim(user=users[i])
+            tally.seconds["claim"] += time.perf_counter() - started
+            if lease is None:
+                continue
+            merchant = ReviewItem.objects.values_list("merchant_id", flat=True).get(
+                pk=lease.item_id
+            )
+            decision, slug = answer(analysts[i], truth[merchant], rng)
+            tally.keys += 1
+            started = time.perf_counter()
+            labeling.label_submit(
+                user=users[i], item_id=lease.item_id, lease_token=lease.token,
+                data=labeling.LabelInput(decision, slug, "Simulated review.", f"k{tally.keys}"),
+            )  # fmt: skip
+            tally.seconds["label"] += time.perf_counter() - started
+            done += 1
+        tally.labels += done
+        tally.re_review_labels += done if re_review else 0
+        since_leads += done
+        if done == 0 or since_leads >= LEAD_EVERY:
+            leads()
+            since_leads = 0
+        if done == 0:
+            return
+
+
+def leads_work(leads: Sequence[Any], truth: dict[int, str], tally: Tally) -> None:
+    """Leads draw QA audits, adjudicate escalations, sign off and audit, always with the
+    truth (leads are assumed right)."""
+    from labeling.models import ReviewItem
+    from review import services as review
+    from review.models import QaAudit
+
+    started = time.perf_counter()
+    review.qa_audits_draw()
+    for lead, other in ((leads[0], leads[1]), (leads[1], leads[0])):
+        while (lease := review.lead_claim(user=lead, work=review.Work.ADJUDICATE)) is not None:
+            merchant = ReviewItem.objects.values_list("merchant_id", flat=True).get(
+                pk=lease.item_id
+            )
+            decision, slug = truth[merchant].split("/")
+            review.adjudication_submit(
+                user=lead, item_id=lease.item_id, lease_token=lease.token,
+                data=review.Decided(decision, slug, "Checked against the website."),
+            )  # fmt: skip
+            tally.adjudications += 1
+        while (lease := review.lead_claim(user=other, work=review.Work.SIGNOFF)) is not None:
+            review.adjudication_signoff(
+                user=other, item_id=lease.item_id, lease_token=lease.token, approve=True
+            )
+            tally.signoffs += 1
+        while (lease := review.lead_claim(user=lead, work=review.Work.AUDIT)) is not None:
+            audit = QaAudit.objects.select_related("label__category").get(
+                item_id=lease.item_id, status=QaAudit.Status.PENDING
+            )
+            said = f"{audit.label.decision}/{audit.label.category.slug}"
+            decision, slug = truth[audit.merchant_id].split("/")
+            review.qa_audit_record(
+                user=lead, item_id=lease.item_id, lease_token=lease.token,
+                agree=said == truth[audit.merchant_id], rationale="Checked against the website.",
+                decision=decision, category_slug=slug,
+            )  # fmt: skip
+            tally.audits += 1
+    tally.seconds["leads"] += time.perf_counter() - started
+
+
+def snapshot_row(merchant: int, value: str, source: str) -> Any:
+    from supportability.services import SnapshotRow
+
+    decision, slug = value.split("/")
+    return SnapshotRow(merchant, decision, slug, source)
+
+
+def is_violating(value: str) -> bool:
+    return not value.startswith("supportable")
+
+
+def label_quality(
+    truth: dict[int, str], biases: dict[str, Bias | None], rng: np.random.Generator
+) -> dict[str, Any]:
+    """Raw labels, majority vote and clean labels against the truth, on non-gold items;
+    where the wrong clean labels come from."""
+    from labeling.models import Label, ReviewItem
+    from review.models import CleanLabel
+
+    items = set(ReviewItem.objects.filter(gold__isnull=True).values_list("merchant_id", flat=True))
+    said: dict[int, list[tuple[str, str]]] = defaultdict(list)  # merchant -> (analyst, value)
+    for merchant, analyst, decision, slug in (
+        Label.objects.filter(item__gold__isnull=True)
+        .order_by("id")
+        .values_list("merchant_id", "analyst__username", "decision", "category__slug")
+    ):
+        said[merchant].append((analyst, f"{decision}/{slug}"))
+    flat = [(m, v) for m, labels in said.items() for _, v in labels]
+    decided = [(m, v) for m, v in flat if not v.startswith("unsure")]
+    majority = {}
+    for merchant, labels in said.items():
+        votes = Counter(v for _, v in labels if not v.startswith("unsure"))
+        if votes:
+            top = max(votes.values())
+            tied = sorted(v for v, n in votes.items() if n == top)
+            majority[merchant] = tied[int(rng.integers(len(tied)))]
+    clean = {
+        m: (f"{d}/{s}", src, conf, training)
+        for m, d, s, src, conf, training in CleanLabel.objects.filter(
+            merchant_id__in=items
+        ).values_list("merchant_id", "decision", "category__slug", "source", "confidence",
+                      "for_training")
+    }  # fmt: skip
+    by_source: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for merchant, (value, source, confidence, _) in clean.items():
+        by_source[source][0] += 1
+        by_source[source][1] += value == truth[merchant]
+        by_source[source][2] += confidence
+    wrong = {m for m, (value, *_) in clean.items() if value != truth[m]}
+    training = [m for m, (*_, usable) in clean.items() if usable]
+    gold_labels = Label.objects.filter(item__gold__isnull=False).count()
+    return {
+        "items": len(items),
+        "labels": len(flat) + gold_labels,
+        "labels_per_item": (len(flat) + gold_labels) / len(items),
+        "unsure_share": 1 - len(decided) / len(flat),
+        "raw_accuracy": float(np.mean([v == truth[m] for m, v in decided])),
+        "raw_binary_accuracy": float(
+            np.mean([is_violating(v) == is_violating(truth[m]) for m, v in decided])
+        ),
+        "majority_accuracy": float(np.mean([v == truth[m] for m, v in majority.items()])),
+        "clean_coverage": len(clean) / len(items),
+        "clean_accuracy": float(np.mean([v == truth[m] for m, (v, *_) in clean.items()])),
+        "clean_binary_accuracy": float(
+            np.mean([is_violating(v) == is_violating(truth[m]) for m, (v, *_) in clean.items()])
+        ),
+        "clean_training_accuracy": float(np.mean([clean[m][0] == truth[m] for m in training])),
+        "by_source": {
+            s: {"n": n, "accuracy": ok / n, "mean_confidence": conf / n}
+            for s, (n, ok, conf) in by_source.items()
+        },
+        "wrong": sorted(wrong),
+        "wrong_violators_as_supportable": sum(
+            1 for m in wrong if is_violating(truth[m]) and not is_violating(clean[m][0])
+        ),
+        "wrong_supportable_as_violators": sum(
+            1 for m in wrong if not is_violating(truth[m]) and is_violating(clean[m][0])
+        ),
+        "wrong_category_only": sum(
+            1 for m in wrong if is_violating(truth[m]) and is_violating(clean[m][0])
+        ),
+        "wrong_by_source": dict(Counter(clean[m][1] for m in wrong)),
+        "wrong_by_truth": dict(Counter(truth[m] for m in wrong)),
+        "estimates": estimate_diagnosis(truth, said, clean),
+        "biased": bias_diagnosis(truth, said, clean, biases),
+        "clean": {m: v for m, (v, *_) in clean.items()},
+        "sources": {m: source for m, (_, source, *_) in clean.items()},
+    }
+
+
+def estimate_diagnosis(
+    truth: dict[int, str], said: dict[int, list[tuple[str, str]]], clean: dict[int, Any]
+) -> dict[str, int]:
+    """Single-label items settled by the Dawid-Skene estimate: did the estimate keep the
+    analyst's label or overrule it, and was it right?"""
+    counts: Counter[str] = Counter()
+    for merchant, (value, source, *_) in clean.items():
+        labels = [v for _, v in said.get(merchant, []) if not v.startswith("unsure")]
+        if source != "estimate" or len(labels) != 1:
+            continue
+        kept = "kept" if value == labels[0] else "overruled"
+        right = "right" if value == truth[merchant] else "wrong"
+        counts[f"{kept}_{right}"] += 1
+        if kept == "overruled":
+            direction = "to_supportable" if not is_violating(value) else "to_violating"
+            counts[f"overruled_{direction}_{right}"] += 1
+        elif is_violating(labels[0]):
+            counts[f"kept_violating_{right}"] += 1
+    return dict(counts)
+
+
+def bias_diagnosis(
+    truth: dict[int, str],
+    said: dict[int, list[tuple[str, str]]],
+    clean: dict[int, Any],
+    biases: dict[str, Bias | None],
+) -> dict[str, dict[str, int]]:
+    """Per bias: items whose truth is in its categories that a biased analyst labelled, how
+    many of those labels followed the bias, and how many such items end with a wrong clean
+    label."""
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for merchant, labels in said.items():
+        slug = truth[merchant].split("/")[1]
+        for analyst, value in labels:
+            bias = biases.get(analyst)
+            if bias is None or slug not in bias.says:
+                continue
+            followed = value == "/".join(bias.says[slug])
+            out[bias.name]["labels"] += 1
+            out[bias.name]["followed_bias"] += followed
+            if followed and merchant in clean:
+                out[bias.name]["biased_items_clean_wrong"] += clean[merchant][0] != truth[merchant]
+                out[bias.name][f"biased_items_{clean[merchant][1]}"] += 1
+    return {name: dict(c) for name, c in out.items()}
+
+
+DOUBT_CUTS = (0.5, 0.7, 0.8, 0.9, 0.95)
+
+
+def noise_check_observed(
+    truth: dict[int, str], before: dict[str, Any], run: Callable[[], int]
+) -> dict[str, Any]:
+    """Run the noise check, recording what confident learning flagged before the service's
+    source filter and limit, and how strongly the model doubted each label (a wrapper
+    around the check's `label_issues`, which it calls unchanged)."""
+    from review.models import CleanLabel, ReReview
+    from review.services import noise_check
+
+    module = sys.modules[noise_check.__module__]
+    original = getattr(module, "label_issues")  # noqa: B009 (a module typed as ModuleType)
+    seen: dict[str, np.ndarray] = {}
+
+    def spy(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+        flagged = np.asarray(original(labels, pred_probs), dtype=bool)
+        seen["labels"], seen["probs"], seen["flagged"] = labels, pred_probs, flagged
+        return flagged
+
+    setattr(module, "label_issues", spy)  # noqa: B010
+    started = time.perf_counter()
+    try:
+        requeued = run()
+    finally:
+        setattr(module, "label_issues", original)  # noqa: B010
+    seconds = time.perf_counter() - started
+    clean = list(
+        CleanLabel.objects.filter(for_training=True)
+        .order_by("merchant_id")
+        .values_list("merchant_id", "source")
+    )
+    labels, flagged = seen["labels"], seen["flagged"]
+    doubt = seen["probs"][np.arange(len(labels)), 1 - labels]
+    wrong = set(before["wrong"])
+    checked = [s in ("agreement", "estimate") for _, s in clean]
+    out: dict[str, Any] = {"seconds": seconds, "requeued": requeued}
+    for name, keep in (
+        ("cl_flagged", flagged),
+        ("cl_flagged_said_supportable", flagged & (labels == 0)),
+        ("cl_flagged_said_violating", flagged & (labels == 1)),
+    ):
+        merchants = [m for (m, _), k in zip(clean, keep, strict=True) if k]
+        out[name] = len(merchants)
+        out[f"{name}_wrong"] = sum(1 for m in merchants if m in wrong)
+    for cut in DOUBT_CUTS:
+        merchants = [
+            m for (m, _), f, c, d in zip(clean, flagged, checked, doubt, strict=True)
+            if f and c and d >= cut
+        ]  # fmt: skip
+        out[f"doubt_{round(cut * 100)}"] = {
+            "n": len(merchants),
+            "wrong": sum(1 for m in merchants if m in wrong),
+        }
+    doubted = set(ReReview.objects.values_list("merchant_id", flat=True))
+    return out | {
+        "wrong_in_checked_training_rows": sum(
+            1 for (m, _), c in zip(clean, checked, strict=True) if c and m in wrong
+        ),
+        "requeued_wrong": len(doubted & wrong),
+        "requeued_merchants": sorted(doubted),
+    }
+
+
+def uncertain_requeue(threshold: float) -> int:
+    """The second looks: estimate-settled clean labels less sure than `threshold` go back
+    for one more blind label (the service the hourly noise task runs)."""
+    from review.services import second_looks
+
+    return second_looks(below=threshold, limit=100_000)
+
+
+def train_and_score(
+    rows_by_name: dict[str, list[Any]], holdout: Any, seed: int
+) -> dict[str, dict[str, Any]]:
+    from supportability.ml.evaluation import evaluate
+    from supportability.services import model_train, snapshot_create
+
+    y = holdout.violating
+    out = {}
+    for name, rows in rows_by_name.items():
+        snapshot = snapshot_create(rows=rows, filters={"source": f"bench-{name}"})
+        started = time.perf_counter()
+        model = model_train(snapshot=snapshot, seed=seed)
+        scores = model.predict_proba(holdout.texts, holdout.numeric)
+        result = evaluate(y, scores, np.ones(len(y)), n_boot=200, seed=seed)
+        out[name] = {
+            "rows": len(rows),
+            "positives": sum(1 for r in rows if r.decision != "supportable"),
+            "pr_auc": result.pr_auc.estimate,
+            "pr_auc_low": result.pr_auc.low,
+            "pr_auc_high": result.pr_auc.high,
+            "seconds": time.perf_counter() - started,
+        }
+    return out
+
+
+def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from labeling import services as labeling
+    from labeling.models import Label
+    from review import services as review
+    from review.models import ReReview
+    from review.services import qa
+    from review.services.clean_labels import snapshot_rows
+    from supportability.ml.synthetic import generate_merchants, model_inputs
+    from supportability.roles import Role
+    from supportability.services import user_create
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    labeling.chance.seed(seed)
+    qa.chance.seed(seed)
+    leads = [user_create(username=f"lead{i}", role=Role.LEAD)[0] for i in (1, 2)]
+    accuracies = rng.uniform(0.70, 0.95, args.analysts)
+    analysts = [
+        Analyst(f"sim{i:02d}", float(acc), BIASES[i] if i < len(BIASES) else None)
+        for i, acc in enumerate(accuracies)
+    ]
+    users = [user_create(username=a.username, role=Role.ANALYST)[0] for a in analysts]
+    truth = build_world(seed, args, rng)
+    world_seconds = time.perf_counter() - started
+    tally = Tally()
+
+    def lead_round() -> None:
+        leads_work(leads, truth, tally)
+
+    analysts_label(analysts, users, truth, rng, tally, lead_round, re_review=False)
+    review.clean_labels_refresh()
+    biases = {a.username: a.bias for a in analysts}
+    before = label_quality(truth, biases, rng)
+    before["lead"] = tally.lead()
+    first: dict[int, str] = {}
+    for merchant, decision, slug in (
+        Label.objects.filter(item__gold__isnull=True)
+        .exclude(decision="unsure")
+        .order_by("id")
+        .values_list("merchant_id", "decision", "category__slug")
+    ):
+        first.setdefault(merchant, f"{decision}/{slug}")
+    clean_before = [r for r in snapshot_rows() if r.source != "gold"]
+
+    check = noise_check_observed(truth, before, lambda: review.noise_check())
+    analysts_label(analysts, users, truth, rng, tally, lead_round, re_review=True)
+    review.clean_labels_refresh()
+    after = label_quality(truth, biases, rng)
+    outcomes = Counter(ReReview.objects.values_list("outcome", flat=True))
+    settled = outcomes["confirmed"] + outcomes["corrected"]
+    wrong_before = set(before["wrong"])
+    requeued = set(check["requeued_merchants"])
+    fixed = {m for m in wrong_before if after["clean"].get(m) == truth[m]}
+    broken = {
+        m for m, v in after["clean"].items() if v != truth[m] and before["clean"].get(m) == truth[m]
+    }
+    check |= {
+        "settled": settled,
+        "corrected": outcomes["corrected"],
+        "precision": outcomes["corrected"] / settled if settled else None,
+        "flag_precision": check["requeued_wrong"] / len(requeued) if requeued else None,
+        "recall": check["requeued_wrong"] / len(wrong_before) if wrong_before else None,
+        "fixed": len(fixed),
+        "fixed_share": len(fixed) / len(wrong_before) if wrong_before else None,
+        "broken": len(broken),
+        "broken_requeued": len(broken & requeued),
+        "broken_by_source_after": dict(Counter(after["sources"][m] for m in broken)),
+        "re_review_labels": tally.re_review_labels,
+    }
+
+    after["lead"] = tally.lead()
+    clean_after = [r for r in snapshot_rows() if r.source != "gold"]
+
+    # VARIANT, not what the services do: every clean label that rests on the Dawid-Skene
+    # estimate with confidence below the threshold goes back for one more blind label,
+    # through the noise check's own re-queue (a disagreement then goes to a lead).
+    variant_started, labels_before = time.perf_counter(), tally.labels
+    requeued_variant = uncertain_requeue(args.variant_threshold)
+    analysts_label(analysts, users, truth, rng, tally, lead_round, re_review=True)
+    review.clean_labels_refresh()
+    variant = label_quality(truth, biases, rng)
+    variant |= {
+        "threshold": args.variant_threshold,
+        "requeued": requeued_variant,
+        "labels_added": tally.labels - labels_before,
+        "lead": tally.lead(),
+        "seconds": time.perf_counter() - variant_started,
+    }
+    clean_variant = [r for r in snapshot_rows() if r.source != "gold"]
+
+    holdout = model_inputs(generate_merchants(args.holdout, seed=seed + 1000))
+
+    models = train_and_score(
+        {
+            "raw_first_label": [snapshot_row(m, v, "raw") for m, v in sorted(first.items())],
+            "clean_before_check": clean_before,
+            "clean_after_check": clean_after,
+            "clean_variant": clean_variant,
+            "truth_same_items": [snapshot_row(m, truth[m], "truth") for m in sorted(first)],
+        },
+        holdout,
+        seed,
+    )
+    for quality in (before, after, variant):
+        del quality["clean"], quality["wrong"], quality["sources"]
+    del check["requeued_merchants"]
+    return {
+        "seed": seed,
+        "analysts": [
+            {
+                "name": a.username,
+                "accuracy": round(a.accuracy, 3),
+                "bias": a.bias.name if a.bias else "",
+            }
+            for a in analysts
+        ],
+        "before_check": before,
+        "after_check": after,
+        "noise_check": check,
+        "variant_uncertain_second_label": variant,
+        "models": models,
+        "seconds": {
+            "world": world_seconds,
+            **tally.seconds,
+            "total": time.perf_counter() - started,
+        },
+    }
+
+
+def result_path(seed: int, args: argparse.Namespace) -> Path:
+    return OUT / f"label_noise_s{seed}_v{args.variant_threshold:g}.json"
+
+
+def child(seed: int, args: argparse.Namespace) -> None:
+    from bench.queue_setup import django_setup
+
+    path = Path(args.db_dir) / f"label_noise_{seed}.sqlite3"
+    files = [path, *(path.with_name(f"{path.name}-{end}") for end in ("wal", "shm", "journal"))]
+    for file in files:
+        file.unlink(missing_ok=True)
+    django_setup(f"sqlite:///{path}")
+    result = run_seed(seed, args)
+    OUT.mkdir(parents=True, exist_ok=True)
+    result_path(seed, args).write_text(json.dumps(result, indent=1))
+    from django.db import connections
+
+    connections.close_all()
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
+# --- the parent: one process per seed, then the tables ---------------------------------
+
+B, A, V, N = "before_check", "after_check", "variant_uncertain_second_label", "noise_check"
+ROWS: tuple[tuple[str, str, str], ...] = (
+    # label, path into the result, format
+    ("reviewed items (non-gold)", f"{B}.items", "{:.0f}"),
+    ("analyst labels per item, first pass", f"{B}.labels_per_item", "{:.3f}"),
+    ("analyst labels per item, with re-review", f"{A}.labels_per_item", "{:.3f}"),
+    ("lead decisions per item (adjudications + audits), first pass", "lead_first", "{:.3f}"),
+    ("  with re-review", "lead_per_item", "{:.3f}"),
+    ("  and sign-offs of four-eyes adjudications per item", "signoffs_per_item", "{:.3f}"),
+    ("raw-label accuracy (each label; unsure left out)", f"{B}.raw_accuracy", "{:.3f}"),
+    ("majority-vote accuracy per item", f"{B}.majority_accuracy", "{:.3f}"),
+    ("clean-label accuracy, before noise check", f"{B}.clean_accuracy", "{:.3f}"),
+    ("clean-label accuracy, after re-review", f"{A}.clean_accuracy", "{:.3f}"),
+    ("  same, violating or not only", f"{A}.clean_binary_accuracy", "{:.3f}"),
+    ("  same, training rows only", f"{A}.clean_training_accuracy", "{:.3f}"),
+    ("  by source (after): adjudication", f"{A}.by_source.adjudication.accuracy", "{:.3f}"),
+    ("  audit", f"{A}.by_source.audit.accuracy", "{:.3f}"),
+    ("  agreement", f"{A}.by_source.agreement.accuracy", "{:.3f}"),
+    ("  estimate (Dawid-Skene)", f"{A}.by_source.estimate.accuracy", "{:.3f}"),
+    ("  estimate: its mean confidence", f"{A}.by_source.estimate.mean_confidence", "{:.3f}"),
+    ("  share of items: adjudication", "share.adjudication", "{:.3f}"),
+    ("  audit", "share.audit", "{:.3f}"),
+    ("  agreement", "share.agreement", "{:.3f}"),
+    ("  estimate", "share.estimate", "{:.3f}"),
+    ("wrong clean labels before check", "wrong_before", "{:.0f}"),
+    ("  violator called supportable", f"{B}.wrong_violators_as_supportable", "{:.0f}"),
+    ("  supportable called violator", f"{B}.wrong_supportable_as_violators", "{:.0f}"),
+    ("  right decision, wrong category", f"{B}.wrong_category_only", "{:.0f}"),
+    ("  from the estimate", f"{B}.wrong_by_source.estimate", "{:.0f}"),
+    ("single-label estimates: analyst's label kept, right", f"{B}.estimates.kept_right", "{:.0f}"),
+    ("  kept, wrong", f"{B}.estimates.kept_wrong", "{:.0f}"),
+    ("  overruled, right", f"{B}.estimates.overruled_right", "{:.0f}"),
+    ("  overruled, wrong", f"{B}.estimates.overruled_wrong", "{:.0f}"),
+    (
+        "  overruled to supportable, wrong",
+        f"{B}.estimates.overruled_to_supportable_wrong",
+        "{:.0f}",
+    ),
+    ("gambling-lenient labels that followed the bias", "bias_gambling.followed_bias", "{:.0f}"),
+    ("  their items wrong before check", "bias_gambling.biased_items_clean_wrong", "{:.0f}"),
+    (
+        "  their items wrong after re-review",
+        "bias_gambling_after.biased_items_clean_wrong",
+        "{:.0f}",
+    ),
+    ("drugs/pharma-confused labels that followed the bias", "bias_pharma.followed_bias", "{:.0f}"),
+    ("  their items wrong before check", "bias_pharma.biased_items_clean_wrong", "{:.0f}"),
+    ("  their items wrong after re-review", "bias_pharma_after.biased_items_clean_wrong", "{:.0f}"),
+    ("confident learning flags (any source)", f"{N}.cl_flagged", "{:.0f}"),
+    ("  labelled supportable, model says violating", f"{N}.cl_flagged_said_supportable", "{:.0f}"),
+    ("    of which wrong before", f"{N}.cl_flagged_said_supportable_wrong", "{:.0f}"),
+    ("  labelled violating, model says supportable", f"{N}.cl_flagged_said_violating", "{:.0f}"),
+    ("    of which wrong before", f"{N}.cl_flagged_said_violating_wrong", "{:.0f}"),
+    ("re-queued (agreement/estimate, limit 200)", f"{N}.requeued", "{:.0f}"),
+    ("  of which wrong before", f"{N}.requeued_wrong", "{:.0f}"),
+    ("noise check precision (corrected / settled)", f"{N}.precision", "{:.3f}"),
+    ("  re-queued that were wrong / re-queued", f"{N}.flag_precision", "{:.3f}"),
+    ("noise check recall (found wrong / all wrong)", f"{N}.recall", "{:.3f}"),
+    ("  recall within its scope (checked sources, training rows)", "recall_in_scope", "{:.3f}"),
+    ("  if it took only doubt >= 0.8: re-queued", f"{N}.doubt_80.n", "{:.0f}"),
+    ("    share wrong before (precision)", "doubt_precision.80", "{:.3f}"),
+    ("  if it took only doubt >= 0.9: re-queued", f"{N}.doubt_90.n", "{:.0f}"),
+    ("    share wrong before (precision)", "doubt_precision.90", "{:.3f}"),
+    ("  if it took only doubt >= 0.95: re-queued", f"{N}.doubt_95.n", "{:.0f}"),
+    ("    share wrong before (precision)", "doubt_precision.95", "{:.3f}"),
+    ("wrong labels fixed by re-review / all wrong", f"{N}.fixed_share", "{:.3f}"),
+    ("right labels made wrong after re-review", f"{N}.broken", "{:.0f}"),
+    ("  of which re-queued", f"{N}.broken_requeued", "{:.0f}"),
+    ("  of which estimates after", f"{N}.broken_by_source_after.estimate", "{:.0f}"),
+    ("PR-AUC, model on raw labels (first label)", "models.raw_first_label.pr_auc", "{:.4f}"),
+    ("PR-AUC, model on clean labels before check", "models.clean_before_check.pr_auc", "{:.4f}"),
+    ("PR-AUC, model on clean labels after check", "models.clean_after_check.pr_auc", "{:.4f}"),
+    ("PR-AUC, model on the truth (same items)", "models.truth_same_items.pr_auc", "{:.4f}"),
+    ("clean (after check) minus raw PR-AUC", "pr_auc_gain", "{:+.4f}"),
+    ("violating training rows: raw", "models.raw_first_label.positives", "{:.0f}"),
+    ("  clean after check", "models.clean_after_check.positives", "{:.0f}"),
+    ("  truth", "models.truth_same_items.positives", "{:.0f}"),
+    ("VARIANT second label for estimates below threshold", f"{V}.threshold", "{:.2f}"),
+    ("  re-queued", f"{V}.requeued", "{:.0f}"),
+    ("  analyst labels per item", f"{V}.labels_per_item", "{:.3f}"),
+    ("  lead decisions per item", "variant_lead_per_item", "{:.3f}"),
+    ("  clean-label accuracy", f"{V}.clean_accuracy", "{:.3f}"),
+    ("  same, violating or not only", f"{V}.clean_binary_accuracy", "{:.3f}"),
+    ("  PR-AUC of a model on these clean labels", "models.clean_variant.pr_auc", "{:.4f}"),
+    ("  violating training rows", "models.clean_variant.positives", "{:.0f}"),
+    ("seconds for the seed", "seconds.total", "{:.0f}"),
+)
+
+
+def derived(result: dict[str, Any]) -> dict[str, Any]:
+    before, after = result[B], result[A]
+    variant, check = result[V], result[N]
+    models = result["models"]
+    return result | {
+        "lead_first": before["lead"]["decisions"] / before["items"],
+        "lead_per_item": after["lead"]["decisions"] / before["items"],
+        "signoffs_per_item": after["lead"]["signoffs"] / before["items"],
+        "variant_lead_per_item": variant["lead"]["decisions"] / before["items"],
+        "share": {s: v["n"] / after["items"] for s, v in after["by_source"].items()},
+        "wrong_before": sum(before["wrong_by_source"].values()),
+        "recall_in_scope": check["requeued_wrong"] / check["wrong_in_checked_training_rows"]
+        if check["wrong_in_checked_training_rows"]
+        else None,
+        "doubt_precision": {
+            key.removeprefix("doubt_"): value["wrong"] / value["n"]
+            for key, value in check.items()
+            if key.startswith("doubt_") and value["n"]
+        },
+        "pr_auc_gain": models["clean_after_check"]["pr_auc"] - models["raw_first_label"]["pr_auc"],
+        "bias_gambling": before["biased"].get(GAMBLING_OK.name, {}),
+        "bias_gambling_after": after["biased"].get(GAMBLING_OK.name, {}),
+        "bias_pharma": before["biased"].get(PHARMA_DRUGS.name, {}),
+        "bias_pharma_after": after["biased"].get(PHARMA_DRUGS.name, {}),
+    }
+
+
+def lookup(result: dict[str, Any], path: str) -> float | None:
+    """The value at a dotted path; a missing count is 0, a missing rate unknown."""
+    value: Any = result
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return 0.0 if any(k in path for k in COUNTS) else None
+        value = value[part]
+    return None if value is None else float(value)
+
+
+COUNTS = ("wrong_by", "estimates.", "bias_", "cl_flagged", "broken_by")
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    seeds = [str(r["seed"]) for r in results]
+    lines = [
+        "| measure | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
+        "| --- |" + " --- |" * (len(seeds) + 1),
+    ]
+    for label, path, fmt in ROWS:
+        values = [lookup(r, path) for r in results]
+        known = [v for v in values if v is not None]
+        cells = [fmt.format(v) if v is not None else "-" for v in values]
+        mean = fmt.format(float(np.mean(known))) if known else "-"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {mean} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--items", type=int, default=3_000, help="expected queue size")
+    parser.add_argument("--world", type=int, default=12_000, help="merchants in the world")
+    parser.add_argument("--history", type=int, default=1_500, help="seed-model decisions")
+    parser.add_argument("--holdout", type=int, default=8_000, help="held-out merchants")
+    parser.add_argument("--analysts", type=int, default=12)
+    parser.add_argument("--db-dir", default=tempfile.gettempdir())
+    parser.add_argument(
+        "--variant-threshold", type=float, default=0.9,
+        help="variant: a second label for estimates less sure than this",
+    )  # fmt: skip
+    parser.add_argument(
+        "--from-json", action="store_true",
+        help="print the table from an earlier run's JSON in bench/out/, running nothing",
+    )  # fmt: skip
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        child(args.child, args)
+        return
+    if args.from_json:
+        results = [json.loads(result_path(s, args).read_text()) for s in args.seeds]
+        print(table([derived(r) for r in results]))
+        return
+    forwarded = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
+                 if k not in {"seeds", "child", "from_json"}]  # fmt: skip
+    results = []
+    for seed in args.seeds:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, __file__, f"--child={seed}", *forwarded], check=True, cwd=ROOT
+        )
+        result = json.loads(result_path(seed, args).read_text())
+        results.append(derived(result))
+        print(f"seed {seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
