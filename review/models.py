@@ -278,6 +278,10 @@ class ReReview(models.Model):
     """A label the model confidently contradicts (out of fold), sent back to the queue for a
     fresh analyst. Its outcome measures the noise check's precision."""
 
+    class Reason(models.TextChoices):
+        MODEL_DOUBT = "model_doubt", "The model confidently contradicts it (out of fold)"
+        UNCERTAIN = "uncertain", "Settled by an uncertain estimate alone"
+
     class Outcome(models.TextChoices):
         PENDING = "pending", "Waiting for a fresh analyst"
         CONFIRMED = "confirmed", "The label stood"
@@ -288,7 +292,9 @@ class ReReview(models.Model):
     # The clean label the check doubted, and how strongly the model disagreed.
     decision = models.CharField(max_length=16, choices=FINAL_DECISIONS)
     category_slug = models.SlugField(max_length=64)
+    # The model's P(violating) for a doubt; the estimate's confidence for an uncertain one.
     model_probability = models.FloatField()
+    reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.MODEL_DOUBT)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -114,7 +114,8 @@ def retrain_if_due() -> int | None:
 
 @shared_task(acks_late=True, soft_time_limit=1_800, time_limit=1_860)
 def noise_check() -> int:
-    """Send labels the model confidently contradicts back for a fresh pair of eyes (beat,
-    hourly): the clean labels first, so that settled re-reviews are counted."""
+    """Send uncertain estimates and labels the model confidently contradicts back for a
+    fresh pair of eyes (beat, hourly): the clean labels first, so that settled re-reviews
+    are counted."""
     services.clean_labels_refresh()
-    return services.noise_check()
+    return services.second_looks() + services.noise_check()

@@ -440,10 +440,15 @@ def timeline_re_reviews(merchant_id: int) -> Iterator[TimelineEntry]:
         yield TimelineEntry(
             at=review.created_at,
             kind="re-review",
-            title=f"Sent back for a fresh analyst: the model doubts {review.decision}"
-            f" · {review.category_slug}",
+            title=f"Sent back for a fresh analyst: {review.decision} · {review.category_slug}",
             details=(
-                ("model P(violating)", f"{review.model_probability:.2f}"),
+                ("why", review.get_reason_display()),
+                (
+                    "model P(violating)"
+                    if review.reason == ReReview.Reason.MODEL_DOUBT
+                    else "estimate's confidence",
+                    f"{review.model_probability:.2f}",
+                ),
                 ("outcome", review.get_outcome_display()),
             ),
         )

@@ -11,7 +11,7 @@ from .adjudication import (
 )
 from .clean_labels import clean_labels_refresh, snapshot_from_clean_labels
 from .errors import Conflict, InvalidInput, LeaseLost, NotAllowed
-from .label_noise import noise_check
+from .label_noise import noise_check, second_looks
 from .lead_work import Work, lead_claim, lead_release, lead_work_counts, work_of
 from .qa import qa_audit_record, qa_audits_draw
 from .quality import quality_compute
@@ -53,6 +53,7 @@ __all__ = [
     "retrain_execute",
     "retrain_start",
     "review_settings_update",
+    "second_looks",
     "snapshot_from_clean_labels",
     "training_rows",
     "work_of",

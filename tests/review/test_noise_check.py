@@ -30,7 +30,7 @@ def test_a_doubted_label_goes_to_a_fresh_analyst_and_its_outcome_is_recorded(mak
     assert (item.status, item.required_labels) == (ReviewItem.Status.QUEUED, 2)
     review = ReReview.objects.get()
     assert (review.decision, review.outcome) == ("supportable", ReReview.Outcome.PENDING)
-    assert AuditEvent.objects.filter(verb="noise_check.re_review").exists()
+    assert AuditEvent.objects.filter(verb="re_review.model_doubt").exists()
     # Never the analyst who gave the doubted label.
     assert labeling.item_claim(user=first) is None
     lease = labeling.item_claim(user=fresh)
@@ -113,7 +113,7 @@ def test_the_check_doubts_flipped_labels_more_than_right_ones(monkeypatch):
     monkeypatch.setattr(
         check,
         "_requeue",
-        lambda pairs, actor: doubted.extend(c.merchant_id for c, _ in pairs) or len(pairs),
+        lambda pairs, actor, reason: doubted.extend(c.merchant_id for c, _ in pairs) or len(pairs),
     )
     assert services.noise_check(limit=1_000) == len(doubted) > 0
     base_rate = len(flipped) / GroundTruth.objects.count()
@@ -124,3 +124,20 @@ def test_the_check_doubts_flipped_labels_more_than_right_ones(monkeypatch):
     # (The check's precision at scale is measured in bench/label_noise.py.)
     assert precision > 2 * base_rate, (precision, base_rate)
     assert top_precision > 4 * base_rate, (top_precision, base_rate)
+
+
+def test_an_uncertain_single_label_gets_a_second_look(make_user):
+    first = make_user("analyst", username="first")
+    item = ReviewItemFactory()
+    label_through_services(first, item, "restricted", "gambling", "odds")
+    services.clean_labels_refresh()
+    clean = CleanLabel.objects.get(merchant=item.merchant)
+    assert clean.source == CleanLabel.Source.ESTIMATE
+    CleanLabel.objects.filter(pk=clean.pk).update(confidence=0.55)
+    assert services.second_looks() == 1
+    review = ReReview.objects.get()
+    assert review.reason == ReReview.Reason.UNCERTAIN
+    assert review.model_probability == pytest.approx(0.55)
+    item.refresh_from_db()
+    assert (item.status, item.required_labels) == (ReviewItem.Status.QUEUED, 2)
+    assert services.second_looks() == 0  # one pending look per merchant
