@@ -13,13 +13,20 @@ from typing import Any, cast
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from .audit import audit_record
 from .ml.features import NUMERIC_FEATURES, merchant_text, numeric_matrix
-from .ml.model import TrainedModel, dump_model, load_model, sha256_of, train_model
+from .ml.model import (
+    TrainedModel,
+    dump_model,
+    load_model_cached,
+    near_duplicate_key,
+    sha256_of,
+    train_model,
+)
 from .models import (
     ApiToken,
     LabelSnapshot,
@@ -32,7 +39,7 @@ from .models import (
 )
 from .roles import Role
 
-SCORE_CHUNK = 2_000
+SCORE_CHUNK = 5_000
 
 
 # --- users and tokens -------------------------------------------------------------------
@@ -199,7 +206,8 @@ def model_train(
     *, snapshot: LabelSnapshot, seed: int = 0, exclude: Collection[int] = ()
 ) -> TrainedModel:
     """Fit a model on a snapshot's rows, leaving out the merchants in `exclude` (held out
-    for evaluation). Pure computation: nothing is written."""
+    for evaluation). Near-duplicate merchants (one registered domain, else one first word
+    of the name) share a cross-validation fold. Pure computation: nothing is written."""
     excluded = set(exclude)
     rows = [
         row
@@ -214,6 +222,9 @@ def model_train(
         [row.decision for row in rows],
         [row.category_slug for row in rows],
         sample_weight=np.array([row.weight for row in rows], dtype=float),
+        groups=np.array(
+            [near_duplicate_key(m.url, m.name) or f"merchant:{m.pk}" for m in merchants]
+        ),
         seed=seed,
     )
 
@@ -285,39 +296,53 @@ def merchants_score(
     actor: Any = None,
 ) -> int:
     """Score merchants with a stored model, chunk by chunk (one transaction per chunk, so a
-    crash loses at most a chunk). Safe to run twice: existing scores are kept."""
+    crash loses at most a chunk). Safe to run twice: merchants this model scored already
+    are skipped, and existing scores are kept. Returns how many merchants were scored.
+
+    The bulk path: merchants are read as plain rows, the model answers in arrays and JSON
+    text (``TrainedModel.score_batch``, the same scores and explanations as ``predict``),
+    and PostgreSQL takes the rows by COPY."""
     if model_version.artifact is None:
         raise ValueError(f"{model_version} has no artifact to score with")
-    trained = load_model(
+    trained = load_model_cached(
         bytes(model_version.artifact), expected_sha256=model_version.artifact_sha256
     )
     categories = dict(PolicyCategory.objects.values_list("slug", "id"))
     queryset = (merchants if merchants is not None else Merchant.objects.all()).order_by("id")
+    columns = ("id", "name", "description", "website_text", "country", "mcc", *NUMERIC_FEATURES)
     scored = 0
     last_id = 0
     while True:
-        chunk = list(queryset.filter(id__gt=last_id)[:chunk_size])
-        if not chunk:
+        rows = list(queryset.filter(id__gt=last_id).values_list(*columns)[:chunk_size])
+        if not rows:
             break
-        last_id = chunk[-1].id
-        texts, numeric = merchant_features(chunk)
-        predictions = trained.predict(texts, numeric)
-        with transaction.atomic():
-            Score.objects.bulk_create(
-                [
-                    Score(
-                        merchant=merchant,
-                        model_version=model_version,
-                        probability=min(1.0, max(0.0, float(prediction.probability))),
-                        predicted_category_id=categories.get(prediction.category),
-                        explanation=prediction.explanation,
-                    )
-                    for merchant, prediction in zip(chunk, predictions, strict=True)
-                ],
-                batch_size=500,
-                ignore_conflicts=True,
+        first_id, last_id = rows[0][0], rows[-1][0]
+        done = set(
+            Score.objects.filter(
+                model_version=model_version, merchant_id__gte=first_id, merchant_id__lte=last_id
+            ).values_list("merchant_id", flat=True)
+        )
+        rows = [row for row in rows if row[0] not in done]
+        if not rows:
+            continue
+        texts = [merchant_text(r[1], r[2], r[3], country=r[4], mcc=r[5]) for r in rows]
+        numeric = numeric_matrix([dict(zip(NUMERIC_FEATURES, r[6:], strict=True)) for r in rows])
+        batch = trained.score_batch(texts, numeric)
+        now = timezone.now()
+        new_scores = [
+            (row[0], min(1.0, max(0.0, probability)), categories.get(category), explanation)
+            for row, probability, category, explanation in zip(
+                rows,
+                batch.probabilities.tolist(),
+                batch.categories,
+                batch.explanations,
+                strict=True,
             )
-        scored += len(chunk)
+        ]
+        with transaction.atomic():
+            _scores_insert(model_version.pk, new_scores, now)
+        _scores_analyze_if_stale()
+        scored += len(rows)
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -326,6 +351,71 @@ def merchants_score(
             after={"merchants_scored": scored},
         )
     return scored
+
+
+def _scores_insert(
+    model_version_id: int, rows: list[tuple[int, float, int | None, str]], now: Any
+) -> None:
+    """Insert (merchant, probability, category, explanation JSON) rows, keeping any score
+    the model gave a merchant already: on PostgreSQL by COPY into a temporary table and one
+    INSERT ... ON CONFLICT DO NOTHING, elsewhere by bulk_create."""
+    if connection.vendor != "postgresql":
+        Score.objects.bulk_create(
+            [
+                Score(
+                    merchant_id=merchant,
+                    model_version_id=model_version_id,
+                    probability=probability,
+                    predicted_category_id=category,
+                    explanation=json.loads(explanation),
+                    created_at=now,
+                )
+                for merchant, probability, category, explanation in rows
+            ],
+            batch_size=500,
+            ignore_conflicts=True,
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS score_incoming (merchant_id bigint,"
+            " probability float8, predicted_category_id bigint, explanation jsonb)"
+            " ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(
+            "COPY score_incoming (merchant_id, probability, predicted_category_id, explanation)"
+            " FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            "INSERT INTO supportability_score (merchant_id, model_version_id, probability,"
+            " predicted_category_id, explanation, created_at)"
+            " SELECT merchant_id, %s, probability, predicted_category_id, explanation, %s"
+            " FROM score_incoming ORDER BY merchant_id"
+            " ON CONFLICT (merchant_id, model_version_id) DO NOTHING",
+            [model_version_id, now],
+        )
+
+
+def _scores_analyze_if_stale() -> None:
+    """PostgreSQL plans the queries that join these scores (the queue's re-prioritisation)
+    from table statistics. After a bulk rescoring they would describe a table without the
+    new model's rows (autovacuum may be off, or a minute late) and the re-prioritisation's
+    join then ran 200x slower (8.5 s instead of 0.04 s for 1,584 items, measured), so the
+    writer refreshes them itself by autovacuum's own rule: once a tenth of the table
+    changed since the last ANALYZE."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.n_mod_since_analyze, c.reltuples FROM pg_stat_user_tables s"
+            " JOIN pg_class c ON c.oid = s.relid WHERE s.relid = %s::regclass",
+            [Score._meta.db_table],
+        )
+        row = cursor.fetchone()
+        if row is not None and row[0] > 0.1 * max(row[1], 0.0) + 1_000:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Score._meta.db_table)}")
 
 
 def merchants_create(rows: Iterable[dict[str, Any]]) -> list[Merchant]:

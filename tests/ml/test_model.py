@@ -10,12 +10,17 @@ import pytest
 
 from supportability.ml.features import NUMERIC_FEATURES, numeric_raw_values
 from supportability.ml.model import (
+    C_GRID,
     ModelLoadError,
     TrainedModel,
     TrainingDataError,
+    cross_validation_folds,
     dump_model,
     load_model,
+    load_model_cached,
+    near_duplicate_key,
     sha256_of,
+    tfidf_transform,
     train_model,
 )
 from supportability.ml.synthetic import ModelInputs
@@ -213,3 +218,160 @@ def test_load_refuses_garbage_and_other_objects() -> None:
         load_model(b"not a model")
     with pytest.raises(ModelLoadError, match="not a TrainedModel"):
         load_model(pickle.dumps({"a": 1}))
+
+
+# --- the C search and grouped folds ------------------------------------------------------
+
+
+def test_c_is_chosen_from_the_grid_by_cross_validated_average_precision(
+    small_model: TrainedModel,
+) -> None:
+    grid = small_model.metrics["cv_average_precision_by_C"]
+    assert set(grid) == {f"{c:g}" for c in C_GRID}
+    assert all(0.0 < ap <= 1.0 for ap in grid.values())
+    assert small_model.metrics["C"] in C_GRID
+    assert grid[f"{small_model.metrics['C']:g}"] == max(grid.values())
+    assert small_model.metrics["C"] == small_model.explainer.C
+
+
+def test_groups_keep_duplicated_rows_in_one_fold() -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.2).astype(np.int64)
+    groups = np.array([f"g{i}" for i in range(400)], dtype=object)
+    # Forty merchants each have two near-duplicates (one registered domain).
+    for i in range(0, 120, 3):
+        groups[i + 1] = groups[i + 2] = groups[i]
+        y[i + 1] = y[i + 2] = y[i]
+    folds = cross_validation_folds(y, groups=groups, seed=3)
+    assert len(folds) == 5
+    fold_of: dict[str, int] = {}
+    for f, (train, test) in enumerate(folds):
+        assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(y)
+        assert y[test].sum() > 0 and (1 - y[test]).sum() > 0  # stratified: both classes
+        for i in test:
+            assert fold_of.setdefault(str(groups[i]), f) == f, f"group {groups[i]} in two folds"
+    assert sorted(np.concatenate([test for _, test in folds])) == list(range(len(y)))
+
+
+def test_without_groups_duplicates_land_in_different_folds() -> None:
+    """The same data without groups: the stratified folds split some duplicate triplets,
+    which is what groups prevent (so the test above can fail)."""
+    y = np.array([1, 1, 1] * 40 + [0] * 280, dtype=np.int64)
+    groups = np.array([f"g{i // 3}" for i in range(120)] + [f"s{i}" for i in range(280)])
+    split = cross_validation_folds(y, seed=3)
+    kept = cross_validation_folds(y, groups=groups, seed=3)
+    assert _groups_split(split, groups) > 0
+    assert _groups_split(kept, groups) == 0
+
+
+def _groups_split(folds: list[tuple[np.ndarray, np.ndarray]], groups: np.ndarray) -> int:
+    seen: dict[str, set[int]] = {}
+    for f, (_, test) in enumerate(folds):
+        for i in test:
+            seen.setdefault(str(groups[i]), set()).add(f)
+    return sum(len(folds_of) > 1 for folds_of in seen.values())
+
+
+def test_training_with_groups_records_grouped_folds(small_world: ModelInputs) -> None:
+    n = len(small_world.texts)
+    groups = np.array([f"g{i // 2}" for i in range(n)])
+    model = train_model(
+        small_world.texts,
+        small_world.numeric,
+        small_world.decisions,
+        small_world.categories,
+        groups=groups,
+    )
+    assert model.metrics["cv_grouped"] is True
+    assert model.metrics["cv_groups"] == n // 2
+    assert model.metrics["C"] in C_GRID
+
+
+def test_too_few_groups_fall_back_to_plain_stratified_folds() -> None:
+    y = np.array([1] * 10 + [0] * 40, dtype=np.int64)
+    groups = np.array(["violators"] * 10 + [f"m{i}" for i in range(40)])
+    folds = cross_validation_folds(y, groups=groups, seed=0)
+    assert len(folds) == 5
+    assert all(y[test].sum() == 2 for _, test in folds)  # plain stratification
+
+
+def test_groups_of_the_wrong_length_are_rejected(small_world: ModelInputs) -> None:
+    with pytest.raises(TrainingDataError, match="groups must have"):
+        train_model(
+            small_world.texts,
+            small_world.numeric,
+            small_world.decisions,
+            small_world.categories,
+            groups=np.array(["a", "b"]),
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "key"),
+    [
+        (
+            "https://shop.silva-flowers.example/about",
+            "Silva Flowers",
+            "domain:silva-flowers.example",
+        ),
+        ("https://www.silva-flowers.example", "Other", "domain:silva-flowers.example"),
+        ("http://a.b.example.co.uk/x", "", "domain:example.co.uk"),
+        ("silva-flowers.example", "", "domain:silva-flowers.example"),
+        ("", "The Silva Flowers Inc.", "name:silva"),
+        ("", '"Émile" Bakery', "name:emile"),
+        ("", "", ""),
+    ],
+)
+def test_near_duplicate_key(url: str, name: str, key: str) -> None:
+    assert near_duplicate_key(url, name) == key
+
+
+# --- bulk scoring -------------------------------------------------------------------------
+
+
+def test_tfidf_transform_is_the_vectorizers_transform(
+    small_model: TrainedModel, holdout_world: ModelInputs
+) -> None:
+    texts = [*holdout_world.texts[:300], "", "Ünïcode café, ÇA va? a b c", "<b>x</b> & y"]
+    fast = tfidf_transform(small_model.vectorizer, texts)
+    slow = small_model.vectorizer.transform(texts)
+    assert np.array_equal(fast.indptr, slow.indptr)
+    assert np.array_equal(fast.indices, slow.indices)
+    assert np.array_equal(fast.data, slow.data)
+
+
+def test_score_batch_says_what_predict_says(
+    small_model: TrainedModel, holdout_world: ModelInputs
+) -> None:
+    texts, numeric = holdout_world.texts[:400], holdout_world.numeric[:400]
+    predictions = small_model.predict(texts, numeric)
+    batch = small_model.score_batch(texts, numeric)
+    assert batch.probabilities.tolist() == [p.probability for p in predictions]
+    assert batch.categories == [p.category for p in predictions]
+    # Byte for byte what json.dumps writes for predict's explanation (what the ORM stored).
+    assert batch.explanations == [json.dumps(p.explanation) for p in predictions]
+    assert any(p.category != "none" for p in predictions)
+
+
+def test_score_batch_of_a_single_category_model(small_world: ModelInputs) -> None:
+    decisions = list(small_world.decisions)
+    categories = ["gambling" if d != "supportable" else "none" for d in decisions]
+    model = train_model(small_world.texts, small_world.numeric, decisions, categories)
+    texts, numeric = small_world.texts[:50], small_world.numeric[:50]
+    batch = model.score_batch(texts, numeric)
+    predictions = model.predict(texts, numeric)
+    assert batch.explanations == [json.dumps(p.explanation) for p in predictions]
+    assert batch.categories == [p.category for p in predictions]
+
+
+def test_score_batch_of_nothing_is_empty(small_model: TrainedModel) -> None:
+    batch = small_model.score_batch([], np.empty((0, len(NUMERIC_FEATURES))))
+    assert batch.probabilities.shape == (0,) and batch.explanations == []
+
+
+def test_cached_load_unpickles_a_blob_once(small_model: TrainedModel) -> None:
+    blob = dump_model(small_model)
+    first = load_model_cached(blob, expected_sha256=sha256_of(blob))
+    assert load_model_cached(bytes(blob), expected_sha256=sha256_of(blob)) is first
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        load_model_cached(blob[:-1] + b"x", expected_sha256=sha256_of(blob))
