@@ -15,8 +15,11 @@ labels refreshed and frozen), train + calibrate, evaluate and decide run in this
 (the chain's services, as the tasks call them); the rescoring fans out through
 ``review.tasks.retrain_rescore`` to ``rescore_chunk`` tasks on N real ``celery -A
 supportability worker --concurrency 1`` processes, started and stopped here, and the last
-chunk's ``retrain_promote`` promotes and re-prioritises the queue. Prints seconds per stage
-and peak resident memory (this process; each worker's pool process).
+chunk's ``retrain_promote`` promotes and re-prioritises the queue. Prints seconds per stage,
+the CPU time spent during the rescoring by the workers, by their PostgreSQL backends and by
+everything else on the machine (on a shared machine, other people's work), and peak
+resident memory (this process; each worker's pool process). The labelled 10,000 historical
+decisions count towards ``--labelled``; ``--skip-load`` reuses the loaded database.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -320,6 +324,34 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy (all cores, every process) since boot."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
+def _database_backends() -> list[int]:
+    """The PostgreSQL server processes connected to the bench database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [row[0] for row in cursor.fetchall()]
+
+
 class Workers:
     """N `celery -A supportability worker --concurrency 1` processes on the bench database."""
 
@@ -349,6 +381,12 @@ class Workers:
             ):
                 return
         raise RuntimeError("the workers did not answer a ping in time")
+
+    def cpu_seconds(self) -> float:
+        return sum(
+            _cpu_seconds(p.pid) + sum(_cpu_seconds(c) for c in _children(p.pid))
+            for p in self.processes
+        )
 
     def peak_mb(self) -> list[float]:
         """Each worker's largest process (its pool process, where the tasks run)."""
@@ -403,9 +441,14 @@ def retrain(workers: int, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
     candidate = run.model_version
 
     app.control.purge()
-    pool = Workers(workers, env, log_dir)
+    try:
+        pool = Workers(workers, env, log_dir)
+    except OSError as exc:
+        chain.retrain_failed(run_id=run.pk, error=f"{type(exc).__name__}: {exc}")
+        raise
     try:
         pool.wait_ready()
+        cpu = _CpuShare(pool)
         started = time.perf_counter()
         if run.status == TrainingRun.Status.HELD:  # the gate held it: a lead promotes it
             gate = run.gate
@@ -421,6 +464,9 @@ def retrain(workers: int, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
             now = time.perf_counter()
             if rescored_at is None and step in ("promote", "done"):
                 rescored_at = now
+                cpu.stop()
+            if rescored_at is None:
+                cpu.poll()
             if not active:
                 break
             if now - started > 3_600:
@@ -428,6 +474,9 @@ def retrain(workers: int, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
             time.sleep(0.2)
         finished = time.perf_counter()
         worker_peaks = pool.peak_mb()
+    except BaseException as exc:  # interrupted or failed: end the run, it holds the lock
+        chain.retrain_failed(run_id=run.pk, error=f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         pool.stop()
     run.refresh_from_db()
@@ -450,7 +499,53 @@ def retrain(workers: int, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
         "gate": gate,
         "peak_rss_mb": round(train_peak),
         "worker_peak_rss_mb": [round(p) for p in worker_peaks],
+        "rescore_cpu_seconds": cpu.shares(),
     }
+
+
+class _CpuShare:
+    """CPU seconds spent during the rescoring by the workers, by the bench database's
+    PostgreSQL backends and this process, and by everything else on the machine (other
+    people's work on a shared machine)."""
+
+    def __init__(self, pool: Workers) -> None:
+        self.pool = pool
+        self.backends_end: dict[int, float] = {}
+        self.backends: dict[int, float] = {}  # the CPU time last seen, per backend
+        self.start = self._sample()
+        self.backends_start = dict(self.backends)
+        self.end = self.start
+
+    def _sample(self) -> dict[str, Any]:
+        self.poll()
+        return {
+            "workers": self.pool.cpu_seconds(),
+            "bench": _cpu_seconds(os.getpid()),
+            "machine": _machine_busy_seconds(),
+        }
+
+    def poll(self) -> None:
+        """Backends come and go with the workers' tasks: read them while they live."""
+        for pid in _database_backends():
+            self.backends[pid] = max(self.backends.get(pid, 0.0), _cpu_seconds(pid))
+
+    def stop(self) -> None:
+        self.end = self._sample()
+        self.backends_end = dict(self.backends)
+
+    def shares(self) -> dict[str, float]:
+        start, end = self.start, self.end
+        workers = end["workers"] - start["workers"]
+        database = sum(
+            t - self.backends_start.get(pid, 0.0) for pid, t in self.backends_end.items()
+        )
+        bench = end["bench"] - start["bench"]
+        machine = end["machine"] - start["machine"]
+        return {
+            "workers": round(workers, 1),
+            "postgres": round(database, 1),
+            "others": round(machine - workers - database - bench, 1),
+        }
 
 
 def report(world: dict[str, Any], runs: list[dict[str, Any]]) -> None:
@@ -467,6 +562,12 @@ def report(world: dict[str, Any], runs: list[dict[str, Any]]) -> None:
     print("| rescoring, merchants/s | " + " | ".join(f"{x:,.0f}" for x in rates) + " |")
     per_million = [1_000_000 / x for x in rates]
     print("| rescore 1M at that rate (s) | " + " | ".join(f"{x:.1f}" for x in per_million) + " |")
+    for share in ("workers", "postgres", "others"):
+        print(
+            f"| CPU s during the rescoring: {share} | "
+            + " | ".join(f"{r['rescore_cpu_seconds'][share]:.0f}" for r in runs)
+            + " |"
+        )
     print(
         "| peak RSS, this process (MB) | " + " | ".join(str(r["peak_rss_mb"]) for r in runs) + " |"
     )
@@ -548,8 +649,8 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     print(f"machine: {machine()}", flush=True)
-    log_dir = ROOT / "var" / "retrain-bench"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
+    print(f"worker logs: {log_dir}", flush=True)
     runs = []
     for n in args.workers:
         result = retrain(n, env, log_dir)
