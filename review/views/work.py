@@ -3,8 +3,10 @@ keyboard, and move on; reopen a final adjudication; set the review rules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
@@ -144,16 +146,45 @@ def _form_errors(form: Any) -> dict[str, str]:
     return {field: " ".join(str(m) for m in msgs) for field, msgs in form.errors.items()}
 
 
-@require_POST
-@role_required(Role.LEAD)
-def adjudicate(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
-    form = AdjudicationForm(request.POST)
+def _decide(
+    request: HtmxHttpRequest,
+    item_id: int,
+    form_class: type[forms.Form],
+    work: Work,
+    act: Callable[[dict[str, Any]], Any],
+    done: Callable[[Any], str],
+) -> HttpResponse:
+    """The decision screens' one shape: parse, call the service, answer its refusals with
+    the screen (400 naming the field, 403, 409), or move on to the next item."""
+    form = form_class(request.POST)
     typed = request.POST.dict()
     if not form.is_valid():
         return _screen(request, item_id, status=400, errors=_form_errors(form), typed=typed)
-    data = form.cleaned_data
     try:
-        done = services.adjudication_submit(
+        result = act(form.cleaned_data)
+    except services.InvalidInput as exc:
+        return _screen(request, item_id, status=400, errors={exc.field: exc.message}, typed=typed)
+    except services.NotAllowed as exc:
+        return _screen(request, item_id, status=403, error=str(exc), typed=typed)
+    except services.Conflict as exc:
+        return _screen(request, item_id, status=409, error=str(exc), typed=typed)
+    return _next(request, work, done=done(result))
+
+
+def _adjudicated(done: Any) -> str:
+    note = " — awaiting a second lead's sign-off" if done.requires_signoff else ""
+    return f"Adjudicated {done.merchant.name}: {done.decision}{note}."
+
+
+@require_POST
+@role_required(Role.LEAD)
+def adjudicate(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
+    return _decide(
+        request,
+        item_id,
+        AdjudicationForm,
+        Work.ADJUDICATE,
+        lambda data: services.adjudication_submit(
             user=request.user,
             item_id=item_id,
             lease_token=data["lease"],
@@ -161,55 +192,41 @@ def adjudicate(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             upheld_label_id=data["upheld_label"],
             for_training=not data["not_for_training"],
             training_note=data["training_note"],
-        )
-    except services.InvalidInput as exc:
-        return _screen(request, item_id, status=400, errors={exc.field: exc.message}, typed=typed)
-    except services.NotAllowed as exc:
-        return _screen(request, item_id, status=403, error=str(exc), typed=typed)
-    except services.Conflict as exc:
-        return _screen(request, item_id, status=409, error=str(exc), typed=typed)
-    note = " — awaiting a second lead's sign-off" if done.requires_signoff else ""
-    return _next(
-        request, Work.ADJUDICATE, done=f"Adjudicated {done.merchant.name}: {done.decision}{note}."
+        ),
+        _adjudicated,
     )
 
 
 @require_POST
 @role_required(Role.LEAD)
 def signoff(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
-    form = SignoffForm(request.POST)
-    typed = request.POST.dict()
-    if not form.is_valid():
-        return _screen(request, item_id, status=400, errors=_form_errors(form), typed=typed)
-    data = form.cleaned_data
-    try:
-        done = services.adjudication_signoff(
+    return _decide(
+        request,
+        item_id,
+        SignoffForm,
+        Work.SIGNOFF,
+        lambda data: services.adjudication_signoff(
             user=request.user,
             item_id=item_id,
             lease_token=data["lease"],
             approve=data["verdict"] == "approve",
             note=data["note"],
-        )
-    except services.InvalidInput as exc:
-        return _screen(request, item_id, status=400, errors={exc.field: exc.message}, typed=typed)
-    except services.NotAllowed as exc:
-        return _screen(request, item_id, status=403, error=str(exc), typed=typed)
-    except services.Conflict as exc:
-        return _screen(request, item_id, status=409, error=str(exc), typed=typed)
-    verdict = "Signed off" if done.status == "final" else "Refused"
-    return _next(request, Work.SIGNOFF, done=f"{verdict}: {done.merchant.name}.")
+        ),
+        lambda done: (
+            f"{'Signed off' if done.status == 'final' else 'Refused'}: {done.merchant.name}."
+        ),
+    )
 
 
 @require_POST
 @role_required(Role.LEAD)
 def audit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
-    form = AuditForm(request.POST)
-    typed = request.POST.dict()
-    if not form.is_valid():
-        return _screen(request, item_id, status=400, errors=_form_errors(form), typed=typed)
-    data = form.cleaned_data
-    try:
-        done = services.qa_audit_record(
+    return _decide(
+        request,
+        item_id,
+        AuditForm,
+        Work.AUDIT,
+        lambda data: services.qa_audit_record(
             user=request.user,
             item_id=item_id,
             lease_token=data["lease"],
@@ -217,14 +234,9 @@ def audit(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
             rationale=data["rationale"],
             decision=data["decision"],
             category_slug=data["category"],
-        )
-    except services.InvalidInput as exc:
-        return _screen(request, item_id, status=400, errors={exc.field: exc.message}, typed=typed)
-    except services.NotAllowed as exc:
-        return _screen(request, item_id, status=403, error=str(exc), typed=typed)
-    except services.Conflict as exc:
-        return _screen(request, item_id, status=409, error=str(exc), typed=typed)
-    return _next(request, Work.AUDIT, done=f"Audit recorded: {done.get_status_display()}.")
+        ),
+        lambda done: f"Audit recorded: {done.get_status_display()}.",
+    )
 
 
 @require_POST
