@@ -18,6 +18,7 @@ from supportability.access import HtmxHttpRequest, role_required
 from supportability.models import Merchant, PolicyCategory
 from supportability.roles import Role
 
+from .. import audit_browser as browser
 from .. import timeline
 from ..models import Adjudication
 
@@ -53,12 +54,12 @@ class AuditFilterForm(forms.Form):
             self.add_error("date_to", "Must be on or after date_from.")
         return data
 
-    def filters(self) -> timeline.AuditFilters:
+    def filters(self) -> browser.AuditFilters:
         """The filters, with dates as the bounds of whole days in the site's time zone."""
         data = self.cleaned_data
         since: date | None = data["date_from"]
         until: date | None = data["date_to"]
-        return timeline.AuditFilters(
+        return browser.AuditFilters(
             actor=data["actor"],
             verb=data["verb"],
             merchant=data["merchant"],
@@ -82,13 +83,13 @@ def _day_start(day: date) -> datetime:
 def audit_browser(request: HtmxHttpRequest) -> HttpResponse:
     """The page, or only its rows for the htmx filter form and pager (a history restore
     wants the whole page). Bad filters: 400, the errors and no rows."""
-    categories = timeline.policy_categories()
+    categories = browser.policy_categories()
     if goto := request.GET.get("goto", "").strip():
         return _goto_merchant(request, goto, categories)
     form = AuditFilterForm(request.GET, categories=categories)
     valid = form.is_valid()
     page = (
-        timeline.audit_page(filters=form.filters(), before=form.cleaned_data["before"])
+        browser.audit_page(filters=form.filters(), before=form.cleaned_data["before"])
         if valid
         else None
     )
@@ -113,7 +114,7 @@ def _audit_response(
     form: AuditFilterForm,
     categories: Sequence[PolicyCategory],
     *,
-    page: timeline.AuditPage | None = None,
+    page: browser.AuditPage | None = None,
     goto: tuple[str, str] = ("", ""),
     status: int = 200,
 ) -> HttpResponse:
@@ -128,8 +129,8 @@ def _audit_response(
     else:
         context |= {
             "categories": categories,
-            "actors": timeline.audit_actors(),
-            "verbs": timeline.audit_verbs(),
+            "actors": browser.audit_actors(),
+            "verbs": browser.audit_verbs(),
             "goto": goto[0],
             "goto_error": goto[1],
         }
@@ -144,13 +145,13 @@ def _audit_response(
 @role_required(Role.LEAD)
 def audit_csv(request: HtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Every event matching the filters (pagination aside), oldest first, streamed."""
-    form = AuditFilterForm(request.GET, categories=timeline.policy_categories())
+    form = AuditFilterForm(request.GET, categories=browser.policy_categories())
     if not form.is_valid():
         lines = (f"{field}: {message}" for field, message in form.error_list().items())
         return HttpResponse(
             "\n".join(lines) + "\n", status=400, content_type="text/plain; charset=utf-8"
         )
-    rows = timeline.audit_export_rows(filters=form.filters())
+    rows = browser.audit_export_rows(filters=form.filters())
     response = StreamingHttpResponse(_csv_chunks(rows), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
@@ -166,7 +167,7 @@ class _Echo:
 
 def _csv_chunks(rows: Iterable[Sequence[Any]], *, lines_per_chunk: int = 500) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    chunk = [writer.writerow(timeline.CSV_COLUMNS)]
+    chunk = [writer.writerow(browser.CSV_COLUMNS)]
     for row in rows:
         chunk.append(writer.writerow([csv_cell(value) for value in row]))
         if len(chunk) >= lines_per_chunk:
