@@ -119,3 +119,36 @@ def load(n: int, analysts: int) -> dict[str, Any]:
         _, secret = token_create(name=f"bench{a}", scopes=["queue:work"], user=user)
         tokens.append(secret)
     return {"load_seconds": load_seconds, "tokens": tokens, "model_id": model.pk}
+
+
+def copy_labels(
+    cursor: Any,
+    labels: list[tuple[int, int, int, str]],
+    *,
+    categories: dict[str, int],
+    policy_id: int,
+    rng: random.Random,
+) -> None:
+    """COPY (item, merchant, analyst, "decision/category") labels, each with the labelled
+    lease it needs, as if analysts had claimed and labelled them."""
+    import uuid
+
+    with cursor.copy(
+        "COPY labeling_lease (item_id, holder_id, token, claimed_at, expires_at, ended_at,"
+        " outcome) FROM STDIN"
+    ) as copy:
+        for item, _, user, _ in labels:
+            copy.write_row((item, user, uuid.uuid4(), "now", "now", "now", "labelled"))
+    cursor.execute("SELECT min(id) FROM labeling_lease")
+    first_lease = cursor.fetchone()[0]
+    with cursor.copy(
+        "COPY labeling_label (item_id, merchant_id, analyst_id, lease_id, decision,"
+        " category_id, rationale, seconds_spent, policy_version_id, idempotency_key,"
+        " created_at) FROM STDIN"
+    ) as copy:
+        for j, (item, merchant, user, said) in enumerate(labels):
+            decision, slug = said.split("/")
+            copy.write_row(
+                (item, merchant, user, first_lease + j, decision, categories[slug], "",
+                 rng.lognormvariate(3.5, 0.6), policy_id, f"b{j}", "now")
+            )  # fmt: skip

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
-from bench.queue_setup import django_setup, recreate_database
+from bench.queue_setup import copy_labels, django_setup, recreate_database
 
 SEED = 7
 SEED_DECISIONS = 10_000  # historical decisions the champion learnt from (a seed snapshot)
@@ -252,25 +251,7 @@ def _load_labels(
         for analyst in rng.sample(range(ANALYSTS), 2 if double else 1):
             said = _said(truth, accuracy[analyst], rng)
             labels.append((first_item + n, merchant, analysts[analyst], said))
-    with cursor.copy(
-        "COPY labeling_lease (item_id, holder_id, token, claimed_at, expires_at, ended_at,"
-        " outcome) FROM STDIN"
-    ) as copy:
-        for item, _, user, _ in labels:
-            copy.write_row((item, user, uuid.uuid4(), "now", "now", "now", "labelled"))
-    cursor.execute("SELECT min(id) FROM labeling_lease")
-    first_lease = cursor.fetchone()[0]
-    with cursor.copy(
-        "COPY labeling_label (item_id, merchant_id, analyst_id, lease_id, decision,"
-        " category_id, rationale, seconds_spent, policy_version_id, idempotency_key,"
-        " created_at) FROM STDIN"
-    ) as copy:
-        for j, (item, merchant, user, said) in enumerate(labels):
-            decision, slug = said.split("/")
-            copy.write_row(
-                (item, merchant, user, first_lease + j, decision, slugs[slug], "",
-                 rng.lognormvariate(3.5, 0.6), policy, f"b{j}", "now")
-            )  # fmt: skip
+    copy_labels(cursor, labels, categories=slugs, policy_id=policy, rng=rng)
     return len(labels)
 
 

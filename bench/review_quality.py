@@ -18,14 +18,13 @@ import resource
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 # Run as a script, this folder would come first on sys.path, and bench/queue.py would
 # shadow the standard library's queue module: put the repository root there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench.queue_setup import django_setup, recreate_database
+from bench.queue_setup import copy_labels, django_setup, recreate_database
 
 ANSWERS = ["supportable/none"] * 17 + [
     "restricted/gambling",
@@ -91,25 +90,7 @@ def load(n: int, analysts: int, rng: random.Random) -> int:
             for analyst in rng.sample(range(analysts), 2 if doubles[i] else 1):
                 said = truth if rng.random() < accuracy[analyst] else rng.choice(ANSWERS)
                 rows.append((first_item + i, first_merchant + i, users[analyst], said))
-        with cursor.copy(
-            "COPY labeling_lease (item_id, holder_id, token, claimed_at, expires_at, ended_at,"
-            " outcome) FROM STDIN"
-        ) as copy:
-            for item, _, user, _ in rows:
-                copy.write_row((item, user, uuid.uuid4(), "now", "now", "now", "labelled"))
-        cursor.execute("SELECT min(id) FROM labeling_lease")
-        first_lease = cursor.fetchone()[0]
-        with cursor.copy(
-            "COPY labeling_label (item_id, merchant_id, analyst_id, lease_id, decision,"
-            " category_id, rationale, seconds_spent, policy_version_id, idempotency_key,"
-            " created_at) FROM STDIN"
-        ) as copy:
-            for j, (item, merchant, user, said) in enumerate(rows):
-                decision, slug = said.split("/")
-                copy.write_row(
-                    (item, merchant, user, first_lease + j, decision, slugs[slug], "",
-                     rng.lognormvariate(3.5, 0.6), policy, f"b{j}", "now")
-                )  # fmt: skip
+        copy_labels(cursor, rows, categories=slugs, policy_id=policy, rng=rng)
         cursor.execute("ANALYZE")
     return len(rows)
 
