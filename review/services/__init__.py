@@ -9,6 +9,7 @@ from .adjudication import (
     adjudication_signoff,
     adjudication_submit,
 )
+from .candidates import candidate_promote, candidate_reject
 from .clean_labels import clean_labels_refresh, snapshot_from_clean_labels
 from .errors import Conflict, InvalidInput, LeaseLost, NotAllowed
 from .label_noise import noise_check, second_looks
@@ -19,8 +20,6 @@ from .retraining import (
     DEMO_MODEL_NAME,
     STALE_AFTER,
     RetrainBusy,
-    candidate_promote,
-    candidate_reject,
     retrain_execute,
     retrain_start,
     training_rows,

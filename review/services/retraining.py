@@ -85,7 +85,7 @@ def retrain_start(*, actor: Any, enqueue: bool = True) -> TrainingRun:
     with retrain_execute). Never two at once: the database refuses a second active run."""
     from ..tasks import retrain_chain
 
-    _runs_fail_stale()
+    runs_fail_stale()
     try:
         with transaction.atomic():
             run = TrainingRun.objects.create(requested_by=actor, step="queued")
@@ -102,7 +102,7 @@ def retrain_start(*, actor: Any, enqueue: bool = True) -> TrainingRun:
 STALE_AFTER = timedelta(seconds=3 * 1_860 + 60)
 
 
-def _runs_fail_stale() -> None:
+def runs_fail_stale() -> None:
     cutoff = timezone.now() - STALE_AFTER
     for run in TrainingRun.objects.select_for_update().filter(
         holds_lock=True, created_at__lt=cutoff
@@ -388,57 +388,6 @@ def retrain_execute(
         retrain_failed(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
         raise
     return TrainingRun.objects.get(pk=run_id)
-
-
-@transaction.atomic
-def candidate_promote(*, actor: Any, model_version_id: int) -> TrainingRun:
-    """A lead overrides the gate: the held candidate is rescored, promoted and the queue
-    re-ranked, by a run of its own (so nothing else retrains meanwhile)."""
-    from ..tasks import promote_chain
-
-    model_version = ModelVersion.objects.select_for_update().get(pk=model_version_id)
-    if model_version.status != ModelVersion.Status.CANDIDATE:
-        raise ValueError(f"Only a candidate can be promoted; this one is {model_version.status}.")
-    _runs_fail_stale()
-    try:
-        with transaction.atomic():
-            run = TrainingRun.objects.create(
-                requested_by=actor,
-                step="rescore",
-                status=TrainingRun.Status.RUNNING,
-                model_version=model_version,
-                snapshot=model_version.snapshot,
-                progress=65,
-                gate={"passed": True, "reasons": ["Promoted by a lead over the gate."]},
-            )
-    except IntegrityError as exc:
-        raise RetrainBusy("A retraining is already queued or running.") from exc
-    audit_record(
-        actor=actor, verb="model.promote_requested", target=model_version, after={"run": run.pk}
-    )
-    transaction.on_commit(lambda: promote_chain(run.pk).delay())
-    return run
-
-
-@transaction.atomic
-def candidate_reject(*, actor: Any, model_version_id: int, reason: str) -> ModelVersion:
-    if not reason.strip():
-        from .errors import InvalidInput
-
-        raise InvalidInput("reason", "Say why this candidate is rejected.")
-    model_version = ModelVersion.objects.select_for_update().get(pk=model_version_id)
-    if model_version.status != ModelVersion.Status.CANDIDATE:
-        raise ValueError(f"Only a candidate can be rejected; this one is {model_version.status}.")
-    model_version.status = ModelVersion.Status.REJECTED
-    model_version.save(update_fields=["status"])
-    audit_record(
-        actor=actor,
-        verb="model.reject",
-        target=model_version,
-        before={"status": ModelVersion.Status.CANDIDATE},
-        after={"status": model_version.status, "reason": reason.strip()},
-    )
-    return model_version
 
 
 def retrain_failed(*, run_id: int, error: str) -> None:
