@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from .audit import audit_record
 from .ml.features import NUMERIC_FEATURES, merchant_text, numeric_matrix
+from .ml.folds import near_duplicate_key
 from .ml.model import (
     TrainedModel,
     dump_model,
     load_model_cached,
-    near_duplicate_key,
     sha256_of,
     train_model,
 )

@@ -1,4 +1,5 @@
-"""Turn merchant attributes into model inputs: one text string and a numeric matrix.
+"""Turn merchant attributes into model inputs: one text string and a numeric matrix, and
+the TF-IDF transform of the texts, fast.
 
 The numeric transforms are fixed (not learned), so a stored model only needs the learned
 scaler and vectoriser; ``numeric_raw_values`` undoes them for explanations.
@@ -6,10 +7,14 @@ scaler and vectoriser; ``numeric_raw_values`` undoes them for explanations.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 NUMERIC_FEATURES = (
     "refund_rate",
@@ -93,3 +98,66 @@ def numeric_raw_values(matrix: np.ndarray) -> np.ndarray:
     out[:, 3] = np.expm1(matrix[:, 3])
     out[:, 4] = np.expm1(matrix[:, 4])
     return out
+
+
+def tfidf_transform(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
+    """``vectorizer.transform(texts)``, the same matrix, about twice as fast for this
+    model's word uni- and bigrams: sklearn joins every pair of tokens into a string and
+    counts each n-gram in a Python loop; here bigrams are looked up by their pair of
+    tokens, the look-ups run in ``map`` and the counting in ``sum_duplicates``."""
+    if not (
+        vectorizer.analyzer == "word"
+        and tuple(vectorizer.ngram_range) == (1, 2)
+        and vectorizer.input == "content"
+        and vectorizer.stop_words is None
+        and not vectorizer.binary
+        and all(isinstance(text, str) for text in texts)
+    ):
+        return vectorizer.transform(texts)
+    preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
+    vocabulary = vectorizer.vocabulary_
+    get, get_pair, missing = vocabulary.get, _bigrams(vectorizer).get, itertools.repeat(-1)
+    columns: list[int] = []
+    lengths = np.empty(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        tokens = tokenize(preprocess(text))
+        columns.extend(map(get, tokens, missing))
+        columns.extend(map(get_pair, itertools.pairwise(tokens), missing))
+        lengths[i] = max(2 * len(tokens) - 1, 0)
+    found = np.array(columns, dtype=np.int64)
+    rows = np.repeat(np.arange(len(texts)), lengths)
+    known = found >= 0
+    counts = sp.csr_matrix(
+        (np.ones(int(known.sum()), dtype=vectorizer.dtype), (rows[known], found[known])),
+        shape=(len(texts), len(vocabulary)),
+    )
+    counts.sum_duplicates()  # sorts each row's columns and adds repeated n-grams up
+    if vectorizer.sublinear_tf:
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+    if vectorizer.use_idf:
+        counts.data *= vectorizer.idf_[counts.indices]
+    if vectorizer.norm is not None:
+        counts = normalize(counts, norm=vectorizer.norm, copy=False)
+    return sp.csr_matrix(counts)
+
+
+# Bigram tables kept for this many vocabularies (models) at once.
+_BIGRAMS_KEPT = 2
+
+
+def _bigrams(vectorizer: TfidfVectorizer) -> dict[tuple[str, ...], int]:
+    """The vocabulary's bigrams by their pair of tokens (tokens hold no spaces), so that no
+    string is built per pair of tokens; kept per vocabulary for the next call."""
+    vocabulary = vectorizer.vocabulary_
+    kept = _BIGRAMS.get(id(vectorizer))
+    if kept is not None and kept[0] is vocabulary:
+        return kept[1]
+    pairs = {tuple(term.split(" ")): j for term, j in vocabulary.items() if " " in term}
+    while len(_BIGRAMS) >= _BIGRAMS_KEPT:
+        del _BIGRAMS[next(iter(_BIGRAMS))]
+    _BIGRAMS[id(vectorizer)] = (vocabulary, pairs)
+    return pairs
+
+
+_BIGRAMS: dict[int, tuple[dict[str, int], dict[tuple[str, ...], int]]] = {}

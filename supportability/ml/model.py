@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import json
 import pickle
-import re
-import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import joblib
 import numpy as np
@@ -35,17 +31,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import StandardScaler, normalize
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from .calibration import ISOTONIC, choose_calibration, quality_metrics
 from .explanation import TOP_TERMS, explain
-from .features import NUMERIC_FEATURES, numeric_raw_values
+from .features import NUMERIC_FEATURES, numeric_raw_values, tfidf_transform
+from .folds import cross_validation_folds, grouped
 from .taxonomy import DECISIONS, NO_CATEGORY, SUPPORTABLE, UNSURE, VIOLATING_DECISIONS
 
 MIN_CLASS_ROWS = 5  # fewer positives (or negatives) than this cannot be calibrated
-CV_FOLDS = 5
 # The logistic regression's inverse regularisation strengths tried, strongest first (each
 # fold's fit warm-starts from the previous value's solution).
 C_GRID = (0.3, 1.0, 3.0)
@@ -296,65 +291,6 @@ def _features_json(
     return [", ".join([cells[j][i] for j in row]) for i, row in enumerate(order)]
 
 
-def tfidf_transform(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
-    """``vectorizer.transform(texts)``, the same matrix, about twice as fast for this
-    model's word uni- and bigrams: sklearn joins every pair of tokens into a string and
-    counts each n-gram in a Python loop; here bigrams are looked up by their pair of
-    tokens, the look-ups run in ``map`` and the counting in ``sum_duplicates``."""
-    if not (
-        vectorizer.analyzer == "word"
-        and tuple(vectorizer.ngram_range) == (1, 2)
-        and vectorizer.input == "content"
-        and vectorizer.stop_words is None
-        and not vectorizer.binary
-        and all(isinstance(text, str) for text in texts)
-    ):
-        return vectorizer.transform(texts)
-    preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
-    vocabulary = vectorizer.vocabulary_
-    get, get_pair, missing = vocabulary.get, _bigrams(vectorizer).get, itertools.repeat(-1)
-    columns: list[int] = []
-    lengths = np.empty(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
-        tokens = tokenize(preprocess(text))
-        columns.extend(map(get, tokens, missing))
-        columns.extend(map(get_pair, itertools.pairwise(tokens), missing))
-        lengths[i] = max(2 * len(tokens) - 1, 0)
-    found = np.array(columns, dtype=np.int64)
-    rows = np.repeat(np.arange(len(texts)), lengths)
-    known = found >= 0
-    counts = sp.csr_matrix(
-        (np.ones(int(known.sum()), dtype=vectorizer.dtype), (rows[known], found[known])),
-        shape=(len(texts), len(vocabulary)),
-    )
-    counts.sum_duplicates()  # sorts each row's columns and adds repeated n-grams up
-    if vectorizer.sublinear_tf:
-        np.log(counts.data, counts.data)
-        counts.data += 1.0
-    if vectorizer.use_idf:
-        counts.data *= vectorizer.idf_[counts.indices]
-    if vectorizer.norm is not None:
-        counts = normalize(counts, norm=vectorizer.norm, copy=False)
-    return sp.csr_matrix(counts)
-
-
-def _bigrams(vectorizer: TfidfVectorizer) -> dict[tuple[str, ...], int]:
-    """The vocabulary's bigrams by their pair of tokens (tokens hold no spaces), so that no
-    string is built per pair of tokens; kept per vocabulary for the next call."""
-    vocabulary = vectorizer.vocabulary_
-    kept = _BIGRAMS.get(id(vectorizer))
-    if kept is not None and kept[0] is vocabulary:
-        return kept[1]
-    pairs = {tuple(term.split(" ")): j for term, j in vocabulary.items() if " " in term}
-    while len(_BIGRAMS) >= _LOADED_MAX:
-        del _BIGRAMS[next(iter(_BIGRAMS))]
-    _BIGRAMS[id(vectorizer)] = (vocabulary, pairs)
-    return pairs
-
-
-_BIGRAMS: dict[int, tuple[dict[str, int], dict[tuple[str, ...], int]]] = {}
-
-
 def train_model(
     texts: Sequence[str],
     numeric: np.ndarray,
@@ -453,7 +389,7 @@ def _train(
         "n_terms": len(vectorizer.vocabulary_),
         "cv_folds": len(folds),
         "cv_groups": None if kept_groups is None else len(np.unique(kept_groups)),
-        "cv_grouped": kept_groups is not None and _grouped(folds, kept_groups),
+        "cv_grouped": kept_groups is not None and grouped(folds, kept_groups),
         "C": search.c,
         "cv_average_precision_by_C": {_c_key(c): round(v, 6) for c, v in search.grid.items()},
         "calibration": choice.method,
@@ -473,75 +409,6 @@ def _train(
         term_names=[str(t) for t in vectorizer.get_feature_names_out()],
         metrics=metrics,
     )
-
-
-def near_duplicate_key(url: str, name: str) -> str:
-    """A cheap key shared by near-duplicate merchants: the registered domain of the URL
-    (``shop.example.co.uk`` -> ``example.co.uk``), else the first word of the name that is
-    not an article, normalised; ``""`` when neither exists (the caller makes it unique)."""
-    host = (urlsplit(url if "//" in url else f"//{url}").hostname or "") if url else ""
-    labels = [label for label in host.removeprefix("www.").split(".") if label]
-    if len(labels) >= 2:
-        keep = 3 if len(labels) >= 3 and _is_second_level(labels[-2], labels[-1]) else 2
-        return "domain:" + ".".join(labels[-keep:])
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    words = [w for w in re.findall(r"[a-z0-9]+", plain) if w not in _ARTICLES]
-    return f"name:{words[0]}" if words else ""
-
-
-_ARTICLES = frozenset({"the", "a", "an", "la", "le", "les", "el", "der", "die", "das"})
-# Second-level labels under which registrations sit in country domains (example.co.uk).
-_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "ltd", "plc"})
-
-
-def _is_second_level(label: str, tld: str) -> bool:
-    return len(tld) == 2 and label in _SECOND_LEVEL
-
-
-def cross_validation_folds(
-    y: np.ndarray, *, groups: np.ndarray | None = None, seed: int = 0
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Up to ``CV_FOLDS`` stratified folds as ``(train, test)`` index arrays.
-
-    With ``groups``, rows sharing a group are always in the same fold (like
-    ``StratifiedGroupKFold``): groups holding a violating row, and the others, are each
-    dealt round-robin to the folds, largest first and otherwise in a seeded random order,
-    so every fold gets violators. ``StratifiedGroupKFold`` itself assigns groups one by one
-    in Python (8.7 s for 87,000 groups here); this is vectorised. Falls back to
-    ``StratifiedKFold`` when fewer than two groups hold each class.
-    """
-    y = np.asarray(y)
-    n_folds = int(min(CV_FOLDS, y.sum(), (1 - y).sum()))
-    if groups is not None:
-        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-        size = np.bincount(inverse)
-        positive = np.bincount(inverse, weights=y) > 0
-        negative = np.bincount(inverse, weights=1 - y) > 0
-        n_grouped = int(min(n_folds, positive.sum(), (negative & ~positive).sum()))
-        if n_grouped >= 2:
-            rng = np.random.default_rng(seed)
-            fold_of_group = np.empty(len(size), dtype=np.int64)
-            for stratum in (positive, ~positive):
-                members = np.flatnonzero(stratum)
-                order = members[np.lexsort((rng.random(len(members)), -size[members]))]
-                fold_of_group[order] = np.arange(len(order)) % n_grouped
-            fold = fold_of_group[inverse]
-            return [
-                (np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(n_grouped)
-            ]
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y)), y))
-
-
-def _grouped(folds: Sequence[tuple[np.ndarray, np.ndarray]], groups: np.ndarray) -> bool:
-    """True when no group has rows in two folds."""
-    fold = np.empty(len(groups), dtype=np.int64)
-    for f, (_, test) in enumerate(folds):
-        fold[test] = f
-    _, inverse = np.unique(groups, return_inverse=True)
-    first = np.full(inverse.max() + 1, -1)
-    first[inverse[::-1]] = fold[::-1]
-    return bool((first[inverse] == fold).all())
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,17 @@ import re
 import numpy as np
 import pytest
 
-from supportability.ml.features import NUMERIC_FEATURES, numeric_raw_values
+from supportability.ml.features import NUMERIC_FEATURES, numeric_raw_values, tfidf_transform
+from supportability.ml.folds import cross_validation_folds, near_duplicate_key
 from supportability.ml.model import (
     C_GRID,
     ModelLoadError,
     TrainedModel,
     TrainingDataError,
-    cross_validation_folds,
     dump_model,
     load_model,
     load_model_cached,
-    near_duplicate_key,
     sha256_of,
-    tfidf_transform,
     train_model,
 )
 from supportability.ml.synthetic import ModelInputs
