@@ -67,7 +67,7 @@ def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_serv
         ("Corner Bakery", "supportable", "none"),
     ]
     # The lead's table polls: both labels appear without a reload, with who made them.
-    lead_page.wait_for_selector("#labels-table tr:has-text('Corner Bakery')", timeout=10_000)
+    lead_page.wait_for_selector("#labels-table tr:has-text('Corner Bakery')", timeout=30_000)
     table = lead_page.inner_text("#labels-table")
     assert "Peptide Research Supply" in table and "ana" in table
     lead_page.screenshot(path=str(SHOTS / "lead-dashboard.png"), full_page=True)
