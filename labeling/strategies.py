@@ -8,6 +8,14 @@ so that the expected number it selects is its capacity; a merchant selected by a
 strategy is reviewed, with pi(i) = 1 - prod_s (1 - pi_s(i)). No merchant has pi = 0 while
 the audit stratum (uniform weights) has capacity, so Horvitz-Thompson weights 1/pi give
 unbiased estimates of prevalence, precision and recall over all merchants.
+
+The live queue draws in rounds: `strategy_weights` turns the current model's scores into one
+weight vector per strategy in `STRATEGIES`, and `round_draw` spends a round's capacity over
+the whole population with one independent Bernoulli draw per merchant and stratum. Merchants
+labelled in an earlier round are drawn too, at no cost (their label is reused), so that every
+round is a Poisson sample of the whole population and its Horvitz-Thompson estimate is
+unbiased given the past (`labeling.estimation` combines the rounds). `bandit_shares` lets
+Thompson sampling move capacity between the risk and uncertainty arms.
 """
 
 from __future__ import annotations
@@ -60,27 +68,39 @@ def diversify(
     return np.array(chosen, dtype=int)
 
 
-def poisson_inclusion(weights: np.ndarray, expected: float) -> np.ndarray:
-    """pi(i) = min(1, c * w(i)) with c such that sum(pi) = expected (capped rows fixed at 1,
-    the rest rescaled, until stable). Weights must be non-negative."""
+def poisson_inclusion(
+    weights: np.ndarray, expected: float, *, free: np.ndarray | None = None
+) -> np.ndarray:
+    """pi(i) = min(1, c * w(i)) with c such that the rows not marked `free` have
+    sum(pi) = expected; free rows (already labelled: drawing them costs nothing) get pi from
+    the same c. Rows of weight 0 get pi = 0. Weights must be non-negative."""
     w = np.asarray(weights, float)
     if np.any(w < 0):
         raise ValueError("weights must be non-negative")
-    n = len(w)
-    if expected <= 0 or n == 0:
-        return np.zeros(n)
-    if expected >= np.count_nonzero(w):
+    c = poisson_scale(w, expected, free=free)
+    if np.isinf(c):
         return (w > 0).astype(float)
-    capped = np.zeros(n, dtype=bool)
-    while True:
-        free = ~capped
-        budget = expected - capped.sum()
-        c = budget / max(w[free].sum(), _EPS)
-        pi = np.where(capped, 1.0, c * w)
-        newly = free & (pi >= 1.0)
-        if not newly.any():
-            return np.minimum(pi, 1.0)
-        capped |= newly
+    return np.minimum(c * w, 1.0)
+
+
+def poisson_scale(weights: np.ndarray, expected: float, *, free: np.ndarray | None = None) -> float:
+    """The c of `poisson_inclusion`: sum over non-free rows of min(1, c * w) = expected, the
+    rows whose c * w passes 1 being capped at 1. 0 when nothing is to be drawn, inf when the
+    expected count reaches the number of non-free rows of positive weight (all are drawn)."""
+    w = np.asarray(weights, float)
+    if free is not None:
+        w = w[~np.asarray(free, bool)]
+    s = np.sort(w[w > 0])[::-1]
+    if expected <= 0 or s.size == 0:
+        return 0.0
+    if expected >= s.size:
+        return float("inf")
+    # With the k largest capped, c_k = (expected - k) / sum(s[k:]); the first k whose
+    # largest uncapped row stays within 1 is the solution (the rows before it pass 1).
+    tail = np.cumsum(s[::-1])[::-1]
+    c = (expected - np.arange(s.size)) / tail
+    k = int(np.argmax(c * s <= 1.0))
+    return float(c[k])
 
 
 @dataclass(frozen=True)
@@ -135,3 +155,153 @@ def with_floor(shares: Mapping[str, float], floor: Mapping[str, float]) -> dict[
     for arm, minimum in floor.items():
         out[arm] = out.get(arm, 0.0) + minimum
     return out
+
+
+# --- The live queue's rounds ----------------------------------------------------------------
+
+STRATEGIES = ("risk", "uncertainty", "diversity", "audit")
+
+# The default mix, in shares of a round's capacity; tuned with bench/active_learning.py
+# (see bench/RESULTS.md, "Active learning: strategies, mixes and honest estimates").
+DEFAULT_SHARES: dict[str, float] = {
+    "risk": 0.35,
+    "uncertainty": 0.35,
+    "diversity": 0.2,
+    "audit": 0.1,
+}
+
+# Uncertainty weight given to merchants the model is sure about, relative to 1 at p = 0.5:
+# keeps them reachable through the uncertainty strata, not only through the audit stratum.
+UNCERTAINTY_FLOOR = 0.01
+
+
+def strategy_weights(
+    probability: np.ndarray,
+    monthly_volume: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Non-negative weights per strategy in `STRATEGIES` over the population.
+
+    risk: `risk(p, volume)`, or p alone without volumes; uncertainty: `margin_uncertainty(p)`,
+    never below `UNCERTAINTY_FLOOR`; diversity: the uncertainty divided by the size of the
+    merchant's near-duplicate group (`groups`: one id per row; None: every row its own group),
+    so a cluster of look-alikes weighs what one of them does and cannot fill the sample;
+    audit: uniform.
+    """
+    p = np.clip(np.asarray(probability, float), 0.0, 1.0)
+    n = len(p)
+    if monthly_volume is None:
+        risk_weight = p.copy()
+    else:
+        if len(monthly_volume) != n:
+            raise ValueError("monthly_volume must have one value per probability")
+        risk_weight = risk(p, monthly_volume)
+    uncertainty = np.maximum(margin_uncertainty(p), UNCERTAINTY_FLOOR)
+    if groups is None:
+        diversity = uncertainty.copy()
+    else:
+        if len(groups) != n:
+            raise ValueError("groups must have one id per probability")
+        _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+        diversity = uncertainty / counts[inverse]
+    return {
+        "risk": risk_weight,
+        "uncertainty": uncertainty,
+        "diversity": diversity,
+        "audit": np.ones(n),
+    }
+
+
+@dataclass(frozen=True)
+class RoundDraw:
+    index: np.ndarray  # int rows selected this round
+    inclusion: np.ndarray  # overall pi of each selected row (0 < pi <= 1)
+    fired: dict[str, np.ndarray]  # per strategy with share > 0: its own Bernoulli chose the row
+
+
+def round_draw(
+    weights: Mapping[str, np.ndarray],
+    shares: Mapping[str, float],
+    capacity: float,
+    *,
+    rng: np.random.Generator,
+    free: np.ndarray | None = None,
+) -> RoundDraw:
+    """One round of Poisson sampling over the whole population.
+
+    Each strategy with a positive share gets `capacity * share / sum(shares)` expected
+    reviews: its scale c_s is set so that the expected number of rows it selects outside
+    `free` (rows already labelled, whose label is reused at no cost) is that capacity, and
+    free rows get pi_s = min(1, c_s * w_s) from the same scale. Each stratum then draws every
+    row independently; a row is selected if any stratum fires, with overall
+    pi = 1 - prod_s (1 - pi_s), which is what its Horvitz-Thompson weight 1/pi needs.
+    """
+    positive = {name: float(share) for name, share in shares.items() if share > 0}
+    total = sum(positive.values())
+    if total <= 0:
+        raise ValueError("the shares must add up to more than 0")
+    missing = sorted(set(positive) - set(weights))
+    if missing:
+        raise ValueError(f"no weights for strategies {missing}")
+    n = len(next(iter(weights[name] for name in positive)))
+    mask = np.zeros(n, bool) if free is None else np.asarray(free, bool)
+    if mask.shape != (n,):
+        raise ValueError("free must be one bool per row")
+    log_miss = np.zeros(n)
+    fires: dict[str, np.ndarray] = {}
+    for name, share in positive.items():
+        pi = poisson_inclusion(weights[name], capacity * share / total, free=mask)
+        fires[name] = rng.random(n) < pi
+        with np.errstate(divide="ignore"):
+            log_miss += np.log1p(-pi)
+    selected = np.logical_or.reduce(list(fires.values()))
+    index = np.flatnonzero(selected)
+    # -expm1(sum log1p(-pi_s)) keeps tiny probabilities that 1 - prod(1 - pi_s) rounds to 0.
+    inclusion = -np.expm1(log_miss[index])
+    return RoundDraw(
+        index=index,
+        inclusion=inclusion,
+        fired={name: fire[index] for name, fire in fires.items()},
+    )
+
+
+def bandit_shares(
+    lead_shares: Mapping[str, float],
+    successes: Mapping[str, float],
+    failures: Mapping[str, float],
+    *,
+    audit_floor: float,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """The lead's mix with its risk + uncertainty capacity re-split between those two arms
+    by Thompson sampling (each arm's share is the probability that it is the best under
+    Beta(1 + successes, 1 + failures)); diversity keeps the lead's share, audit gets
+    max(lead's share, audit_floor), and the others shrink in proportion to make room.
+    Shares over `STRATEGIES`, summing to 1."""
+    if not 0.0 <= audit_floor <= 1.0:
+        raise ValueError("audit_floor must be within [0, 1]")
+    unknown = sorted(set(lead_shares) - set(STRATEGIES))
+    if unknown:
+        raise ValueError(f"unknown strategies {unknown}")
+    lead_total = sum(max(float(v), 0.0) for v in lead_shares.values())
+    if lead_total <= 0:
+        raise ValueError("the lead's shares must add up to more than 0")
+    lead = {s: max(float(lead_shares.get(s, 0.0)), 0.0) / lead_total for s in STRATEGIES}
+    arms = ("risk", "uncertainty")
+    best = thompson_shares(
+        {a: float(successes.get(a, 0.0)) for a in arms},
+        {a: float(failures.get(a, 0.0)) for a in arms},
+        rng=rng,
+    )
+    pool = lead["risk"] + lead["uncertainty"]
+    out = {
+        "risk": pool * best["risk"],
+        "uncertainty": pool * best["uncertainty"],
+        "diversity": lead["diversity"],
+    }
+    audit = max(lead["audit"], audit_floor)
+    rest = sum(out.values())
+    if rest <= 0:
+        return {"risk": 0.0, "uncertainty": 0.0, "diversity": 0.0, "audit": 1.0}
+    scaled = {s: v * (1.0 - audit) / rest for s, v in out.items()}
+    return {**scaled, "audit": audit}

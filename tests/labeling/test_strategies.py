@@ -90,3 +90,166 @@ def test_floors_are_reserved_first():
     assert shares == pytest.approx({"risk": 0.9, "uncertainty": 0.0, "audit": 0.1})
     with pytest.raises(ValueError):
         s.with_floor({"risk": 1.0}, {"audit": 0.6, "re_review": 0.5})
+
+
+# --- The live queue's rounds -----------------------------------------------------------------
+
+
+def _population(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).beta(0.4, 4, size=n)
+
+
+def test_strategy_weights_on_known_inputs():
+    p = np.array([0.0, 0.25, 0.5, 0.9])
+    volume = np.array([100.0, 0.0, np.e - 1, 99.0])
+    w = s.strategy_weights(p, volume, groups=np.array([7, 7, 3, 5]))
+    assert tuple(w) == s.STRATEGIES
+    assert w["risk"] == pytest.approx([0.0, 0.0, 0.5, 0.9 * np.log(100)])
+    floor = s.UNCERTAINTY_FLOOR
+    assert w["uncertainty"] == pytest.approx([floor, 0.5, 1.0, 0.2])
+    # Rows 0 and 1 share a near-duplicate group: each weighs half its uncertainty.
+    assert w["diversity"] == pytest.approx([floor / 2, 0.25, 1.0, 0.2])
+    assert w["audit"] == pytest.approx([1.0] * 4)
+
+
+def test_strategy_weights_without_volume_or_groups():
+    p = np.array([0.1, 0.6])
+    w = s.strategy_weights(p)
+    assert w["risk"] == pytest.approx(p)
+    assert w["diversity"] == pytest.approx(w["uncertainty"])
+    assert all((v >= 0).all() for v in w.values())
+
+
+def test_poisson_inclusion_spends_the_capacity_on_rows_not_yet_labelled():
+    w = np.array([4.0, 1.0, 1.0, 1.0, 1.0])
+    free = np.array([True, False, False, False, False])
+    pi = s.poisson_inclusion(w, expected=2.0, free=free)
+    # The free row's weight does not eat the capacity: c = 2 / 4 over the other rows.
+    assert pi == pytest.approx([1.0, 0.5, 0.5, 0.5, 0.5])
+    assert s.poisson_inclusion(w, expected=2.0) == pytest.approx([1.0, 0.25, 0.25, 0.25, 0.25])
+    heavy = np.random.default_rng(0).pareto(1.0, size=2_000)
+    free = np.arange(2_000) % 3 == 0
+    pi = s.poisson_inclusion(heavy, expected=150.0, free=free)
+    assert pi[~free].sum() == pytest.approx(150.0) and (pi == 1.0).sum() > 10
+    assert pi == pytest.approx(np.minimum(1.0, s.poisson_scale(heavy, 150.0, free=free) * heavy))
+
+
+def test_round_draw_spends_each_share_of_the_capacity_on_unlabelled_rows():
+    rng = np.random.default_rng(3)
+    p = _population(3_000, 3)
+    free = rng.random(p.size) < 0.3
+    # Labelled rows are the riskiest ones here, as after a few rounds of the real queue.
+    free |= p > np.quantile(p, 0.9)
+    weights = s.strategy_weights(p)
+    shares = {"risk": 0.5, "uncertainty": 0.3, "audit": 0.2}
+    per_stratum = {name: [] for name in shares}
+    reviews, drawn_free = [], []
+    for _ in range(300):
+        draw = s.round_draw(weights, shares, 60, rng=rng, free=free)
+        new = ~free[draw.index]
+        reviews.append(new.sum())
+        drawn_free.append((~new).sum())
+        for name, fired in draw.fired.items():
+            per_stratum[name].append((fired & new).sum())
+    for name, share in shares.items():
+        assert np.mean(per_stratum[name]) == pytest.approx(60 * share, rel=0.06)
+    # A row chosen by two strata is reviewed once, so the reviews fall a little short.
+    assert 0.9 * 60 < np.mean(reviews) <= 60
+    assert np.mean(drawn_free) > 10  # labelled rows are drawn as well, at no cost
+
+
+def test_round_draw_inclusion_is_the_frequency_each_row_is_drawn():
+    rng = np.random.default_rng(4)
+    p = _population(40, 4)
+    free = np.arange(40) % 5 == 0
+    weights = s.strategy_weights(p, groups=np.arange(40) // 4)
+    shares = {"risk": 0.4, "uncertainty": 0.2, "diversity": 0.2, "audit": 0.2}
+    counts = np.zeros(40)
+    inclusion = np.full(40, np.nan)
+    rounds = 4_000
+    for _ in range(rounds):
+        draw = s.round_draw(weights, shares, 6, rng=rng, free=free)
+        counts[draw.index] += 1
+        inclusion[draw.index] = draw.inclusion
+    assert not np.isnan(inclusion).any()  # every row was drawn at some point
+    se = np.sqrt(inclusion * (1 - inclusion) / rounds)
+    assert np.abs(counts / rounds - inclusion).max() < 4 * se.max() + 1e-9
+
+
+def test_round_draw_reaches_every_row_while_audit_has_a_share():
+    rng = np.random.default_rng(5)
+    p = np.r_[np.zeros(10), _population(90, 5)]
+    weights = s.strategy_weights(p, monthly_volume=np.r_[np.zeros(10), np.full(90, 1e4)])
+    assert (weights["risk"][:10] == 0).all()
+    seen = np.zeros(100, bool)
+    for _ in range(1_000):
+        draw = s.round_draw(weights, s.DEFAULT_SHARES, 10, rng=rng)
+        assert (draw.inclusion > 0).all() and (draw.inclusion <= 1).all()
+        seen[draw.index] = True
+    assert seen.all()
+    # Without the audit and uncertainty strata, rows of zero risk are never reviewed.
+    only_risk = s.round_draw(weights, {"risk": 1.0}, 50, rng=rng)
+    assert not np.isin(np.arange(10), only_risk.index).any()
+
+
+def test_round_draw_fired_says_which_strata_chose_each_row():
+    rng = np.random.default_rng(6)
+    p = _population(500, 6)
+    weights = s.strategy_weights(p)
+    shares = {"risk": 0.6, "uncertainty": 0.0, "audit": 0.4}
+    draw = s.round_draw(weights, shares, 40, rng=rng)
+    assert set(draw.fired) == {"risk", "audit"}  # no entry for a stratum without share
+    fired = np.column_stack([draw.fired["risk"], draw.fired["audit"]])
+    assert fired.shape == (draw.index.size, 2)
+    assert fired.any(axis=1).all()
+    expected = s.mix_inclusion(weights, shares, 40).inclusion[draw.index]
+    assert draw.inclusion == pytest.approx(expected)
+    single = s.round_draw(weights, {"audit": 1.0}, 40, rng=rng)
+    assert single.fired["audit"].all()
+    assert single.inclusion == pytest.approx(np.full(single.index.size, 40 / 500))
+
+
+def test_round_draw_names_missing_weights():
+    with pytest.raises(ValueError, match="diversity"):
+        s.round_draw(
+            {"risk": np.ones(3)}, {"risk": 0.5, "diversity": 0.5}, 1, rng=np.random.default_rng()
+        )
+
+
+def _bandit_run(rate: dict[str, float], *, rounds: int, seed: int) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    successes = {"risk": 0.0, "uncertainty": 0.0}
+    failures = {"risk": 0.0, "uncertainty": 0.0}
+    shares = dict(s.DEFAULT_SHARES)
+    for _ in range(rounds):
+        shares = s.bandit_shares(s.DEFAULT_SHARES, successes, failures, audit_floor=0.05, rng=rng)
+        for arm in ("risk", "uncertainty"):
+            reviews = rng.poisson(20 * shares[arm])
+            found = rng.binomial(reviews, rate[arm])
+            successes[arm] += found
+            failures[arm] += reviews - found
+    return shares
+
+
+def test_bandit_moves_capacity_to_the_arm_that_finds_more_violations():
+    pool = s.DEFAULT_SHARES["risk"] + s.DEFAULT_SHARES["uncertainty"]
+    risk_wins = _bandit_run({"risk": 0.6, "uncertainty": 0.2}, rounds=15, seed=7)
+    assert risk_wins["risk"] > 0.9 * pool
+    uncertainty_wins = _bandit_run({"risk": 0.2, "uncertainty": 0.6}, rounds=15, seed=8)
+    assert uncertainty_wins["uncertainty"] > 0.9 * pool
+    for shares in (risk_wins, uncertainty_wins):
+        assert shares["diversity"] == pytest.approx(s.DEFAULT_SHARES["diversity"])
+        assert sum(shares.values()) == pytest.approx(1.0)
+
+
+def test_bandit_respects_the_audit_floor():
+    rng = np.random.default_rng(9)
+    lead = {"risk": 0.5, "uncertainty": 0.3, "diversity": 0.2, "audit": 0.0}
+    shares = s.bandit_shares(lead, {"risk": 3}, {"risk": 7}, audit_floor=0.1, rng=rng)
+    assert shares["audit"] == pytest.approx(0.1)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["diversity"] == pytest.approx(0.2 * 0.9)
+    high = {**lead, "audit": 0.3}
+    assert s.bandit_shares(high, {}, {}, audit_floor=0.1, rng=rng)["audit"] == pytest.approx(
+        0.3 / 1.3
+    )
