@@ -19,6 +19,11 @@ from supportability.models import (
 )
 
 
+class BanditReward(models.TextChoices):
+    VIOLATIONS = "violations", "Violations confirmed per review"
+    MODEL_ERRORS = "model_errors", "Model corrected per label (the model's call was wrong)"
+
+
 class Queue(models.Model):
     """A stream of review work (per policy family, region...) with its own mix settings.
     Analysts claim from the queues open to them; a lead can pause one."""
@@ -40,6 +45,21 @@ class Queue(models.Model):
     overlap_k = models.PositiveSmallIntegerField(default=2)
     # Probability that a claim serves a gold item (a known answer) instead.
     gold_rate = models.FloatField(default=0.05)
+    # Active learning. Each round draws about `draw_capacity` new reviews from every merchant
+    # the champion scored (0: the queue takes no sampled work), spending its shares of them
+    # per strategy (labeling.strategies; empty: the default mix the simulation harness
+    # tuned). With the bandit on, Thompson sampling splits the risk + uncertainty capacity
+    # by the reward the lead picked; the audit stratum never falls below `audit_floor`.
+    draw_capacity = models.PositiveIntegerField(default=0)
+    mix = models.JSONField(default=dict, blank=True)
+    bandit = models.BooleanField(default=False)
+    bandit_reward = models.CharField(
+        max_length=16, choices=BanditReward.choices, default=BanditReward.VIOLATIONS
+    )
+    audit_floor = models.FloatField(default=0.05)
+    # Automation-bias control: the share of new items whose model score and explanation the
+    # analyst does not see.
+    hide_score_share = models.FloatField(default=0.10)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -51,6 +71,13 @@ class Queue(models.Model):
             models.CheckConstraint(condition=Q(overlap_k__gte=2), name="overlap_k_at_least_2"),
             models.CheckConstraint(
                 condition=Q(gold_rate__gte=0, gold_rate__lte=0.5), name="gold_rate_0_half"
+            ),
+            models.CheckConstraint(
+                condition=Q(audit_floor__gt=0, audit_floor__lte=0.5), name="audit_floor_0_half"
+            ),
+            models.CheckConstraint(
+                condition=Q(hide_score_share__gte=0, hide_score_share__lte=1),
+                name="hide_score_share_0_1",
             ),
         ]
 
@@ -87,6 +114,9 @@ class ReviewItem(models.Model):
         FLAGGED = "flagged", "Flagged by a model"
         AUDIT_SAMPLE = "audit_sample", "Random audit sample"
         UPSTREAM = "upstream", "Flagged by an upstream detector"
+        RISK = "risk", "Risk sample (probability times exposure)"
+        UNCERTAINTY = "uncertainty", "Uncertainty sample (the model is unsure)"
+        DIVERSITY = "diversity", "Diversity sample (unsure, few lookalikes)"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="review_items")
     # No plain index on queue or score: the partial indexes below serve the claim, and every
@@ -112,6 +142,18 @@ class ReviewItem(models.Model):
     propensity = models.FloatField(default=1.0)
     required_labels = models.PositiveSmallIntegerField(default=1)
     label_count = models.PositiveSmallIntegerField(default=0)
+    # The active-learning round that drew the merchant (None: flagged upstream, gold...).
+    # No index: re-prioritisation reads it row by row, nothing looks items up by it.
+    sampling_round = models.ForeignKey(
+        "SamplingRound",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="items",
+        db_index=False,
+    )
+    # Automation-bias control: the analyst is not shown the model's score or explanation.
+    score_hidden = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -227,3 +269,67 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision}/{self.category_id} on item {self.item_id}"
+
+
+class SamplingRound(models.Model):
+    """One active-learning draw for a queue: Poisson sampling over every merchant the model
+    scored, each strategy spending its share of the capacity. What it needs to be estimated
+    from later is kept: the population, the threshold and the shares used."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="rounds")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    shares = models.JSONField()  # used for this round (the bandit's, or the lead's)
+    lead_shares = models.JSONField()  # as the lead set them
+    bandit = models.BooleanField(default=False)
+    bandit_evidence = models.JSONField(default=dict, blank=True)  # successes/failures per arm
+    capacity = models.PositiveIntegerField()
+    expected_reviews = models.FloatField()  # sum of pi over merchants that cost a review
+    population = models.PositiveIntegerField()
+    population_flagged = models.PositiveIntegerField()
+    threshold = models.FloatField()  # the flagging threshold precision and recall refer to
+    drawn = models.PositiveIntegerField()
+    new_items = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"round {self.pk} of {self.queue_id}: {self.drawn} drawn"
+
+
+class Draw(models.Model):
+    """A merchant a round selected, with the probability it had and the strategies whose
+    own draw chose it. A merchant already reviewed or queued costs no new review: its item
+    is linked, its label reused."""
+
+    sampling_round = models.ForeignKey(
+        SamplingRound, on_delete=models.PROTECT, related_name="draws"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey(
+        ReviewItem, null=True, blank=True, on_delete=models.PROTECT, related_name="draws"
+    )
+    score = models.ForeignKey(Score, on_delete=models.PROTECT, related_name="+")
+    probability = models.FloatField()  # the score at the draw
+    propensity = models.FloatField()
+    strategies = models.CharField(max_length=64)  # comma-separated, in STRATEGIES order
+    flagged = models.BooleanField()
+    reused = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("sampling_round_id", "id")
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["sampling_round", "merchant"], name="one_draw_per_round_merchant"
+            ),
+            models.CheckConstraint(
+                condition=Q(propensity__gt=0, propensity__lte=1), name="draw_propensity_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"draw of merchant {self.merchant_id} in round {self.sampling_round_id}"

@@ -33,8 +33,10 @@ def _render_workspace(
         "lease": lease,
         "item": lease.item if lease else None,
         "merchant": lease.item.merchant if lease else None,
-        # What the analyst is shown, and what their label records as seen.
-        "score": lease.score if lease else None,
+        # What the analyst is shown, and what their label records as seen; nothing of the
+        # model on items that hide it (the automation-bias control).
+        "score": lease.score if lease and not lease.item.score_hidden else None,
+        "score_hidden": bool(lease and lease.item.score_hidden),
         "categories": selectors.assignable_categories(),
         "form_errors": form_errors or {},
         "form_data": form_data or {},

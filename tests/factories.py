@@ -141,3 +141,34 @@ def escalated_item(analysts: list[Any], answers: list[tuple[str, str]], **item: 
         label_through_services(analyst, review_item, decision, category)
     review_item.refresh_from_db()
     return review_item
+
+
+def scored_population(n: int, *, seed: int = 0, prevalence_scale: float = 1.0) -> ModelVersion:
+    """`n` merchants scored by a champion model, with scores from a skewed distribution
+    (most merchants look safe, a few do not) and varied monthly volumes. Bulk-created: the
+    sampling tests need a few hundred. Returns the champion."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    champion: ModelVersion = ModelVersionFactory.create(
+        name="own", status=ModelVersion.Status.CHAMPION
+    )
+    merchants = Merchant.objects.bulk_create(
+        [
+            MerchantFactory.build(
+                external_id=f"pop-{seed}-{i}",
+                name=f"Shop {i % (n // 2 or 1)}",  # pairs of near-duplicates
+                url=f"https://shop{i % (n // 2 or 1)}.example.com",
+                monthly_volume=float(rng.lognormal(9, 1.5)),
+            )
+            for i in range(n)
+        ]
+    )
+    probability = np.clip(rng.beta(0.6, 3.0, size=n) * prevalence_scale, 0.001, 0.999)
+    Score.objects.bulk_create(
+        [
+            Score(merchant=m, model_version=champion, probability=float(p), explanation={})
+            for m, p in zip(merchants, probability, strict=True)
+        ]
+    )
+    return champion

@@ -124,7 +124,7 @@ class ItemOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReviewItem
-        fields = ("id", "queue", "priority", "merchant")
+        fields = ("id", "queue", "priority", "merchant", "score_hidden")
 
 
 class LeaseOutSerializer(serializers.ModelSerializer):
@@ -196,13 +196,16 @@ def _merchant(merchant: Merchant) -> dict[str, Any]:
 
 
 def claim_payload(lease: Lease) -> dict[str, Any]:
-    item, score = lease.item, lease.score
+    item = lease.item
+    # Items that hide the model's view (the automation-bias control) hide it here too.
+    score = None if item.score_hidden else lease.score
     return {
         "item": {
             "id": item.pk,
             "queue": item.queue.slug,
             "priority": item.priority,
             "merchant": _merchant(item.merchant),
+            "score_hidden": item.score_hidden,
         },
         "score": None
         if score is None

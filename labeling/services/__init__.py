@@ -32,8 +32,16 @@ from .queues import (
     queue_reprioritise,
     queue_update,
 )
+from .sampling import (
+    DEFAULT_DRAW_CAPACITY,
+    FLAG_THRESHOLD,
+    lead_shares,
+    queue_draw,
+)
 
 __all__ = [
+    "DEFAULT_DRAW_CAPACITY",
+    "FLAG_THRESHOLD",
     "SKIP_COOLDOWN",
     "TIE_WINDOW",
     "Conflict",
@@ -53,12 +61,14 @@ __all__ = [
     "items_enqueue",
     "items_reprioritise",
     "label_submit",
+    "lead_shares",
     "lease_heartbeat",
     "lease_release",
     "lease_ttl",
     "leases_expire",
     "leases_lapse",
     "queue_default",
+    "queue_draw",
     "queue_reprioritise",
     "queue_update",
     "validate_label",

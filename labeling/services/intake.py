@@ -26,6 +26,8 @@ class Enqueue:
     reason: str
     queue_id: int | None = None  # None: the default queue
     required_labels: int | None = None  # None: k with the queue's overlap share, else 1
+    sampling_round_id: int | None = None  # the active-learning round that drew it
+    score_hidden: bool = False  # the analyst is not shown the model's score
 
 
 def _snapshot(item: ReviewItem) -> dict[str, Any]:
@@ -98,6 +100,8 @@ def items_enqueue(*, entries: Sequence[Enqueue], actor: Any = None) -> int:
             propensity=entry.propensity,
             reason=entry.reason,
             required_labels=required,
+            sampling_round_id=entry.sampling_round_id,
+            score_hidden=entry.score_hidden,
         )
     created = ReviewItem.objects.bulk_create(list(new.values()), batch_size=1_000)
     if raised:
@@ -111,7 +115,11 @@ def items_enqueue(*, entries: Sequence[Enqueue], actor: Any = None) -> int:
                 verb="item.enqueue",
                 target=item,
                 merchant_id=item.merchant_id,
-                after={"queue": item.queue.slug, "required_labels": item.required_labels}
+                after={
+                    "queue": item.queue.slug,
+                    "required_labels": item.required_labels,
+                    "score_hidden": item.score_hidden,
+                }
                 | _snapshot(item),
             )
             for item in created

@@ -15,7 +15,8 @@ from django.db.models import Max, Min
 from supportability.audit import audit_record
 from supportability.models import Merchant, ModelVersion, Score
 
-from ..models import GoldAnswer, Queue, ReviewItem
+from ..models import BanditReward, GoldAnswer, Queue, ReviewItem
+from ..strategies import STRATEGIES
 from .errors import InvalidInput, LabelInvalid
 from .labels import LabelInput, validate_label
 
@@ -29,16 +30,53 @@ class QueueInvalid(InvalidInput):
 
 
 def queue_default() -> Queue:
-    queue, _ = Queue.objects.get_or_create(slug=Queue.DEFAULT_SLUG, defaults={"name": "General"})
+    # The general queue draws active-learning rounds (the migration set the same on
+    # databases that had it already).
+    queue, _ = Queue.objects.get_or_create(
+        slug=Queue.DEFAULT_SLUG, defaults={"name": "General", "draw_capacity": 100}
+    )
     return queue
 
 
-QUEUE_SETTINGS = ("paused", "overlap_share", "overlap_k", "gold_rate")
+QUEUE_SETTINGS = (
+    "paused",
+    "overlap_share",
+    "overlap_k",
+    "gold_rate",
+    "draw_capacity",
+    "mix",
+    "bandit",
+    "bandit_reward",
+    "audit_floor",
+    "hide_score_share",
+)
+MAX_DRAW_CAPACITY = 10_000
 
 
-@transaction.atomic
-def queue_update(*, actor: Any, queue_id: int, **changes: Any) -> Queue:
-    """Change a queue's pause flag or mix settings (overlap share and k, gold rate)."""
+def _check_mix(mix: Any) -> dict[str, float]:
+    """Shares of capacity per strategy: non-negative, some capacity, and some for the audit
+    stratum, without which merchants the model calls safe would have no chance of review
+    (π = 0) and recall could not be measured."""
+    if not isinstance(mix, dict):
+        raise QueueInvalid("mix", "Shares per strategy.")
+    unknown = set(mix) - set(STRATEGIES)
+    if unknown:
+        raise QueueInvalid(f"mix.{sorted(unknown)[0]}", "Not a strategy.")
+    shares = {}
+    for name in STRATEGIES:
+        value = mix.get(name, 0.0)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise QueueInvalid(f"mix.{name}", "A share between 0 and 1.")
+        shares[name] = float(value)
+    if shares["audit"] <= 0:
+        raise QueueInvalid("mix.audit", "The audit stratum needs a share above 0.")
+    if abs(sum(shares.values()) - 1) > 0.011:
+        raise QueueInvalid("mix", f"The shares add up to {sum(shares.values()):.2f}, not 1.")
+    total = sum(shares.values())
+    return {name: value / total for name, value in shares.items()}
+
+
+def _check_settings(changes: dict[str, Any]) -> None:
     unknown = set(changes) - set(QUEUE_SETTINGS)
     if unknown:
         raise QueueInvalid(sorted(unknown)[0], "Not a queue setting.")
@@ -48,6 +86,24 @@ def queue_update(*, actor: Any, queue_id: int, **changes: Any) -> Queue:
         raise QueueInvalid("overlap_k", "Between 2 and 5 independent labels.")
     if "gold_rate" in changes and not 0 <= changes["gold_rate"] <= 0.5:
         raise QueueInvalid("gold_rate", "A rate between 0 and 0.5.")
+    if "draw_capacity" in changes and not 0 <= changes["draw_capacity"] <= MAX_DRAW_CAPACITY:
+        raise QueueInvalid("draw_capacity", f"Between 0 and {MAX_DRAW_CAPACITY:,} per round.")
+    if "mix" in changes:
+        changes["mix"] = _check_mix(changes["mix"])
+    if "bandit_reward" in changes and changes["bandit_reward"] not in BanditReward.values:
+        raise QueueInvalid("bandit_reward", "One of: " + ", ".join(BanditReward.values) + ".")
+    if "audit_floor" in changes and not 0 < changes["audit_floor"] <= 0.5:
+        raise QueueInvalid("audit_floor", "A share above 0 and at most 0.5.")
+    if "hide_score_share" in changes and not 0 <= changes["hide_score_share"] <= 1:
+        raise QueueInvalid("hide_score_share", "A share between 0 and 1.")
+
+
+@transaction.atomic
+def queue_update(*, actor: Any, queue_id: int, **changes: Any) -> Queue:
+    """Change a queue's settings: pause, overlap share and k, gold rate, and the
+    active-learning levers (capacity per round, strategy mix, bandit and its reward, audit
+    floor, share of items shown without the model's score)."""
+    _check_settings(changes)
     queue = Queue.objects.select_for_update().get(pk=queue_id)
     before = {field: getattr(queue, field) for field in changes}
     if before == changes:
@@ -168,7 +224,7 @@ def _copy_update(batch: list[tuple[int, float, int | None]]) -> int:
 # per id range (PostgreSQL and SQLite >= 3.33 both have it). Each range commits on its
 # own, so row locks last one batch and claims keep flowing (they skip locked rows).
 RESCORE = """
-    UPDATE labeling_reviewitem AS i SET priority = s.probability, score_id = s.id
+    UPDATE labeling_reviewitem AS i SET priority = {priority}, score_id = s.id
     FROM supportability_score AS s
     WHERE i.id >= %s AND i.id < %s AND i.status IN ('queued', 'leased') AND i.gold_id IS NULL
       AND s.merchant_id = i.merchant_id AND s.model_version_id = %s
@@ -177,7 +233,7 @@ RESCORE = """
 # intake holds at that instant (they keep their old priority until the next re-ranking),
 # so that the batch never waits on, or deadlocks with, analysts' work.
 RESCORE_POSTGRES = """
-    UPDATE labeling_reviewitem AS i SET priority = s.probability, score_id = s.id
+    UPDATE labeling_reviewitem AS i SET priority = {priority}, score_id = s.id
     FROM supportability_score AS s
     WHERE i.id IN (
         SELECT id FROM labeling_reviewitem
@@ -185,6 +241,11 @@ RESCORE_POSTGRES = """
         ORDER BY id FOR UPDATE SKIP LOCKED)
       AND s.merchant_id = i.merchant_id AND s.model_version_id = %s
 """
+# Items a sampling round drew keep their place (rounds are worked in order, so that each
+# round's estimates complete); the rest are ranked by the new score.
+_PRIORITY = "CASE WHEN i.sampling_round_id IS NULL THEN s.probability ELSE i.priority END"
+RESCORE = RESCORE.format(priority=_PRIORITY)
+RESCORE_POSTGRES = RESCORE_POSTGRES.format(priority=_PRIORITY)
 
 
 def _rescore_range(start: int, stop: int, model_version_id: int) -> int:
@@ -211,9 +272,9 @@ def queue_reprioritise(
 ) -> int:
     """Re-rank every open item by a new model's scores, in bulk: set-based batches by id
     range, spread over two database connections on PostgreSQL (the machine has two cores;
-    the work is the database's). Priority is the calibrated risk for now; the strategy mix
-    (risk times exposure, uncertainty, diversity) is the active-learning issue's, which will
-    compute priorities in Python and send them through items_reprioritise (COPY)."""
+    the work is the database's). Items flagged upstream are ranked by the new calibrated
+    probability; items a sampling round drew keep their order (rounds are worked in turn)
+    and take the new score."""
     bounds = ReviewItem.objects.filter(status__in=OPEN).aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:
         ranges: list[tuple[int, int]] = []

@@ -207,3 +207,10 @@ def test_api_docs_are_served_without_a_cdn(analyst):
     html = api_as(analyst).get("/api/docs/").content.decode()
     assert "swagger-ui" in html
     assert "cdn." not in html and "jsdelivr" not in html
+
+
+def test_claim_of_an_item_that_hides_the_score_returns_no_score(analyst):
+    ReviewItemFactory(score_hidden=True)
+    body = api_as(analyst).post("/api/v1/queue/claim/").json()
+    assert body["item"]["score_hidden"] is True
+    assert body["score"] is None

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from labeling.models import Label, Lease, Queue
+from labeling.models import Label, Lease, Queue, ReviewItem
 from tests.clients import logged_in
 from tests.factories import ReviewItemFactory
 
@@ -137,3 +137,19 @@ def test_htmx_request_after_the_session_lapsed_redirects_the_page():
     response = Client().post("/queue/next/", **HX)
     assert response.status_code == 200
     assert response["HX-Redirect"] == "/login/"
+
+
+def test_an_item_that_hides_the_score_renders_without_score_or_explanation(analyst):
+    ReviewItemFactory(score_hidden=True, score__probability=0.93, reason=ReviewItem.Reason.RISK)
+    html = logged_in(analyst).post("/queue/next/", **HX).content.decode()
+    assert 'id="label-form"' in html and 'id="score-hidden"' in html
+    assert 'id="model-score"' not in html and "probability of violating" not in html
+    assert "peptides" not in html  # the explanation's terms
+    assert 'id="item-reason"' not in html  # "risk sample" would give the model away
+
+
+def test_an_item_that_shows_the_score_renders_score_and_why(analyst):
+    ReviewItemFactory(score__probability=0.93, reason=ReviewItem.Reason.UNCERTAINTY)
+    html = logged_in(analyst).post("/queue/next/", **HX).content.decode()
+    assert 'id="model-score">0.93<' in html and "peptides" in html
+    assert "Uncertainty sample" in html and 'id="score-hidden"' not in html

@@ -1,0 +1,239 @@
+"""Active-learning rounds: what enters a queue, drawn by the lead's strategy mix.
+
+A round is Poisson sampling over every merchant the champion scored (labeling.strategies):
+each strategy spends its share of the queue's capacity, each merchant has its own
+probability π > 0 of being drawn, and π is kept on the draw and the item so that leads
+get unbiased estimates of what is true (review.estimates). A merchant already reviewed or
+queued costs no new review when drawn: its existing item is linked and its label reused.
+
+Within the queue a round's items come after the previous round's, so rounds are worked in
+turn; inside a round the order is random (near-duplicates spread out), so that estimates
+from a half-worked round stay unbiased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+
+from supportability.audit import audit_record
+from supportability.ml.folds import near_duplicate_key
+from supportability.models import ModelVersion, Score
+from supportability.services import champion
+
+from .. import strategies
+from ..models import Draw, Queue, ReviewItem, SamplingRound
+from .intake import Enqueue, items_enqueue
+from .queues import QueueInvalid
+
+DEFAULT_DRAW_CAPACITY = 100
+FLAG_THRESHOLD = 0.5  # the model flags a merchant at this calibrated probability
+NEAR_DUPLICATE_DISCOUNT = 0.5  # each further near-duplicate in a round ranks this much lower
+
+REASON_OF = {
+    "risk": ReviewItem.Reason.RISK,
+    "uncertainty": ReviewItem.Reason.UNCERTAINTY,
+    "diversity": ReviewItem.Reason.DIVERSITY,
+    "audit": ReviewItem.Reason.AUDIT_SAMPLE,
+}
+
+
+def lead_shares(queue: Queue) -> dict[str, float]:
+    """The mix the lead set for the queue, or the default one."""
+    if not queue.mix:
+        return dict(strategies.DEFAULT_SHARES)
+    return {s: float(queue.mix.get(s, 0.0)) for s in strategies.STRATEGIES}
+
+
+@dataclass(frozen=True)
+class Population:
+    """Every merchant the model scored, as arrays aligned by row."""
+
+    merchant_ids: np.ndarray
+    score_ids: np.ndarray
+    probability: np.ndarray
+    volume: np.ndarray
+    groups: np.ndarray  # near-duplicate group per merchant
+    free: np.ndarray  # already has a review item: drawing it costs no review
+
+
+def population_load(model_version: ModelVersion) -> Population:
+    rows = list(
+        Score.objects.filter(model_version=model_version)
+        .order_by("merchant_id")
+        .values_list(
+            "merchant_id",
+            "id",
+            "probability",
+            "merchant__monthly_volume",
+            "merchant__url",
+            "merchant__name",
+        )
+    )
+    reviewed = set(ReviewItem.objects.values_list("merchant_id", flat=True).distinct())
+    keys = [near_duplicate_key(url, name) for _, _, _, _, url, name in rows]
+    _, groups = np.unique(np.array(keys, dtype=object).astype(str), return_inverse=True)
+    return Population(
+        merchant_ids=np.array([r[0] for r in rows], dtype=np.int64),
+        score_ids=np.array([r[1] for r in rows], dtype=np.int64),
+        probability=np.array([r[2] for r in rows], dtype=float),
+        volume=np.array([float(r[3] or 0) for r in rows], dtype=float),
+        groups=groups.astype(np.int64),
+        free=np.array([r[0] in reviewed for r in rows], dtype=bool),
+    )
+
+
+def within_round_order(
+    groups: np.ndarray, *, rng: np.random.Generator, discount: float = NEAR_DUPLICATE_DISCOUNT
+) -> np.ndarray:
+    """A value in [0, 1) per new item that orders a round: random, so that a half-worked
+    round is a random half of its draws and the estimates on the lead's dashboard hold
+    mid-round (an order by risk would leave the audit stratum's heavy-weighted merchants
+    for last, and the estimates biased until the round ends). Each further member of a
+    near-duplicate group is discounted, so one cluster cannot fill the head of the queue.
+    Big violators come first across rounds: the risk stratum draws them with π near 1."""
+    keys = rng.random(len(groups))
+    seen: dict[int, int] = {}
+    for row in np.argsort(-keys, kind="stable"):
+        k = seen.get(int(groups[row]), 0)
+        keys[row] *= discount**k
+        seen[int(groups[row])] = k + 1
+    return 0.999 * keys
+
+
+def draw_priority(round_id: int, value: float) -> float:
+    """Earlier rounds first, then the within-round value: round r's items sit in (-r, -r+1).
+    Items flagged upstream (priority = their score in [0, 1]) come before sampled ones."""
+    return -float(round_id) + float(value)
+
+
+@transaction.atomic
+def queue_draw(
+    *,
+    queue_id: int,
+    actor: Any = None,
+    shares: Mapping[str, float] | None = None,
+    bandit_evidence: Mapping[str, Any] | None = None,
+    rng: np.random.Generator | None = None,
+) -> SamplingRound:
+    """Draw one round into the queue: Poisson sampling over every merchant the champion
+    scored with the given shares (default: the lead's), recording each draw's π and why."""
+    queue = Queue.objects.select_for_update().get(pk=queue_id)  # one draw per queue at a time
+    if queue.draw_capacity == 0:
+        raise QueueInvalid("draw_capacity", "This queue takes no sampled work: set a capacity.")
+    model_version = champion()
+    if model_version is None:
+        raise QueueInvalid("model", "No champion model yet: train and promote one first.")
+    population = population_load(model_version)
+    if len(population.merchant_ids) == 0:
+        raise QueueInvalid("model", f"{model_version} has scored no merchants yet.")
+    rng = rng or np.random.default_rng()
+    used = dict(shares) if shares is not None else lead_shares(queue)
+    weights = strategies.strategy_weights(
+        population.probability, population.volume, population.groups
+    )
+    drawn = strategies.round_draw(weights, used, queue.draw_capacity, rng=rng, free=population.free)
+    rows = drawn.index
+    flagged = population.probability >= FLAG_THRESHOLD
+    free = population.free[rows]
+    sampling_round = SamplingRound.objects.create(
+        queue=queue,
+        model_version=model_version,
+        shares=used,
+        lead_shares=lead_shares(queue),
+        bandit=shares is not None and queue.bandit,
+        bandit_evidence=dict(bandit_evidence or {}),
+        capacity=queue.draw_capacity,
+        expected_reviews=float(_expected_reviews(weights, used, queue, population.free)),
+        population=len(population.merchant_ids),
+        population_flagged=int(flagged.sum()),
+        threshold=FLAG_THRESHOLD,
+        drawn=len(rows),
+        new_items=int((~free).sum()),
+        created_by=actor,
+    )
+    fired = [
+        ",".join(s for s in strategies.STRATEGIES if s in drawn.fired and drawn.fired[s][j])
+        for j in range(len(rows))
+    ]
+    new = np.flatnonzero(~free)
+    order = within_round_order(population.groups[rows[new]], rng=rng)
+    hidden = rng.random(len(new)) < queue.hide_score_share
+    items_enqueue(
+        entries=[
+            Enqueue(
+                merchant_id=int(population.merchant_ids[rows[j]]),
+                score_id=int(population.score_ids[rows[j]]),
+                priority=draw_priority(sampling_round.pk, order[k]),
+                propensity=float(drawn.inclusion[j]),
+                # Shown under the first strategy (in STRATEGIES order) whose draw chose it.
+                reason=REASON_OF[fired[j].split(",")[0]],
+                queue_id=queue.pk,
+                sampling_round_id=sampling_round.pk,
+                score_hidden=bool(hidden[k]),
+            )
+            for k, j in enumerate(new)
+        ],
+        actor=actor,
+    )
+    merchant_ids = [int(m) for m in population.merchant_ids[rows]]
+    items = _latest_items(merchant_ids)
+    Draw.objects.bulk_create(
+        [
+            Draw(
+                sampling_round=sampling_round,
+                merchant_id=merchant_id,
+                item_id=items.get(merchant_id),
+                score_id=int(population.score_ids[row]),
+                probability=float(population.probability[row]),
+                propensity=float(drawn.inclusion[j]),
+                strategies=fired[j],
+                flagged=bool(flagged[row]),
+                reused=bool(free[j]),
+            )
+            for j, (row, merchant_id) in enumerate(zip(rows, merchant_ids, strict=True))
+        ],
+        batch_size=1_000,
+    )
+    audit_record(
+        actor=actor,
+        verb="queue.draw",
+        target=sampling_round,
+        after={
+            "queue": queue.slug,
+            "model": str(model_version),
+            "shares": used,
+            "bandit": sampling_round.bandit,
+            "drawn": sampling_round.drawn,
+            "new_items": sampling_round.new_items,
+            "expected_reviews": round(sampling_round.expected_reviews, 2),
+            "population": sampling_round.population,
+        },
+    )
+    return sampling_round
+
+
+def _expected_reviews(
+    weights: Mapping[str, np.ndarray], shares: Mapping[str, float], queue: Queue, free: np.ndarray
+) -> float:
+    """Σπ over merchants that would cost a review (a check on the capacity the round spent)."""
+    sample = strategies.mix_inclusion(
+        {s: np.where(free, 0.0, w) for s, w in weights.items()}, shares, queue.draw_capacity
+    )
+    return float(sample.inclusion.sum())
+
+
+def _latest_items(merchant_ids: list[int]) -> dict[int, int]:
+    """The newest review item of each merchant (the one a draw links to)."""
+    latest: dict[int, int] = {}
+    for merchant_id, item_id in (
+        ReviewItem.objects.filter(merchant_id__in=merchant_ids)
+        .order_by("merchant_id", "id")
+        .values_list("merchant_id", "id")
+    ):
+        latest[merchant_id] = item_id
+    return latest
