@@ -4,6 +4,8 @@ from typing import Any, cast
 
 from django import forms
 
+from labeling.models import BanditReward
+from labeling.strategies import STRATEGIES
 from supportability.models import Decision
 
 
@@ -12,6 +14,32 @@ class QueueSettingsForm(forms.Form):
     overlap_share = forms.FloatField(min_value=0, max_value=1)
     overlap_k = forms.IntegerField(min_value=2, max_value=5)
     gold_rate = forms.FloatField(min_value=0, max_value=0.5)
+
+
+class QueueMixForm(forms.Form):
+    """The active-learning levers of a queue; the shares are percentages of a round."""
+
+    draw_capacity = forms.IntegerField(min_value=0, max_value=10_000)
+    share_risk = forms.FloatField(min_value=0, max_value=100)
+    share_uncertainty = forms.FloatField(min_value=0, max_value=100)
+    share_diversity = forms.FloatField(min_value=0, max_value=100)
+    share_audit = forms.FloatField(min_value=0, max_value=100)
+    bandit = forms.BooleanField(required=False)
+    bandit_reward = forms.ChoiceField(choices=BanditReward.choices)
+    audit_floor = forms.FloatField(min_value=0, max_value=50)  # percent
+    hide_score_share = forms.FloatField(min_value=0, max_value=100)  # percent
+
+    def settings(self) -> dict[str, Any]:
+        """The cleaned form as queue settings (shares and rates as fractions)."""
+        data = self.cleaned_data
+        return {
+            "draw_capacity": data["draw_capacity"],
+            "mix": {s: data[f"share_{s}"] / 100 for s in STRATEGIES},
+            "bandit": data["bandit"],
+            "bandit_reward": data["bandit_reward"],
+            "audit_floor": data["audit_floor"] / 100,
+            "hide_score_share": data["hide_score_share"] / 100,
+        }
 
 
 class GoldForm(forms.Form):

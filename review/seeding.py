@@ -1,6 +1,7 @@
 """The demo world: synthetic merchants with hidden ground truth, a first model trained on a
-seed set of historical decisions, every merchant scored, and a queue drawn by Poisson
-sampling so that every merchant has a known, non-zero chance of review."""
+seed set of historical decisions, every merchant scored, and a queue drawn by the
+active-learning mix (Poisson sampling) so that every merchant has a known, non-zero chance
+of review."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from labeling.models import ReviewItem
-from labeling.services import Enqueue, LabelInput, gold_create, items_enqueue
+from labeling.services import LabelInput, gold_create, queue_default
 from supportability.audit import audit_record
 from supportability.ml.synthetic import generate_merchants
-from supportability.models import AuditEvent, GroundTruth, Merchant, ModelVersion, Score
+from supportability.models import AuditEvent, GroundTruth, Merchant, ModelVersion
 from supportability.roles import Role
 from supportability.services import (
     SnapshotRow,
@@ -29,7 +30,7 @@ from supportability.services import (
 )
 
 from .demo_history import history_seed
-from .services import DEMO_MODEL_NAME
+from .services import DEMO_MODEL_NAME, queue_draw_now, queue_top_up
 
 DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("analyst", Role.ANALYST, "analyst-demo-pw"),
@@ -39,8 +40,8 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("admin", Role.ADMIN, "admin-demo-pw"),
 )
 SEED_SHARE = 0.25  # historical decisions the first model learns from
-FLAG_THRESHOLD = 0.5
 MIN_PROPENSITY = 0.02  # no merchant has zero chance of review
+DEMO_ROUNDS = 3  # active-learning rounds drawn before the simulated analysts start
 GOLD_ITEMS = 12
 
 
@@ -54,7 +55,8 @@ class DemoSummary:
 
 
 def inclusion_probability(score: float) -> float:
-    """π grows with the square root of the score and is never below MIN_PROPENSITY."""
+    """π grows with the square root of the score and is never below MIN_PROPENSITY (the
+    retraining benchmark's world; the demo's queue is drawn by the strategy mix)."""
     return min(1.0, max(MIN_PROPENSITY, 1.2 * math.sqrt(max(score, 0.0))))
 
 
@@ -118,10 +120,16 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7, history: bool = True) ->
         )
         model_promote(model_version=model_version)
         merchants_score(model_version=model_version)
-        queued = items_enqueue(entries=_sample_queue(model_version, seed_rows, rng))
+        # The queue as active learning fills it: a few rounds of the default mix.
+        queue = queue_default()
+        queued = sum(
+            queue_draw_now(queue_id=queue.pk, rng=rng).new_items for _ in range(DEMO_ROUNDS)
+        )
         _seed_gold(seed_rows, rng)
         if history:
             history_seed(rng=rng)
+            # The queue ran low while they worked: the next round, as the beat would draw it.
+            queue_top_up(queue_id=queue.pk, rng=rng)
         audit_record(
             actor=None,
             verb="demo.seed",
@@ -150,35 +158,3 @@ def _seed_gold(seed_rows: list[SnapshotRow], rng: np.random.Generator) -> None:
                 row.decision, row.category_slug, "Confirmed by the policy team.", "gold"
             ),
         )
-
-
-def _sample_queue(
-    model_version: ModelVersion, seed_rows: list[SnapshotRow], rng: np.random.Generator
-) -> list[Enqueue]:
-    """Poisson sampling: each merchant enters the queue with its own probability π, kept on
-    the item. High scores are near-certain (flagged); every other merchant still has a
-    small chance (the audit sample)."""
-    seeded = {row.merchant_id for row in seed_rows}
-    entries = []
-    for merchant_id, score_id, probability in Score.objects.filter(
-        model_version=model_version
-    ).values_list("merchant_id", "id", "probability"):
-        if merchant_id in seeded:
-            continue
-        propensity = inclusion_probability(probability)
-        if rng.random() >= propensity:
-            continue
-        entries.append(
-            Enqueue(
-                merchant_id=merchant_id,
-                score_id=score_id,
-                priority=probability,
-                propensity=propensity,
-                reason=(
-                    ReviewItem.Reason.FLAGGED
-                    if probability >= FLAG_THRESHOLD
-                    else ReviewItem.Reason.AUDIT_SAMPLE
-                ),
-            )
-        )
-    return entries

@@ -119,3 +119,9 @@ def noise_check() -> int:
     are counted."""
     services.clean_labels_refresh()
     return services.second_looks() + services.noise_check()
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def queues_top_up() -> int:
+    """Draw an active-learning round into each queue running low (beat, every 5 min)."""
+    return services.queues_top_up()

@@ -25,6 +25,7 @@ from .retraining import (
     training_rows,
 )
 from .rules import review_settings_update
+from .sampling import bandit_evidence, queue_draw_now, queue_top_up, queues_top_up
 
 __all__ = [
     "DEMO_MODEL_NAME",
@@ -39,6 +40,7 @@ __all__ = [
     "adjudication_reopen",
     "adjudication_signoff",
     "adjudication_submit",
+    "bandit_evidence",
     "candidate_promote",
     "candidate_reject",
     "clean_labels_refresh",
@@ -49,6 +51,9 @@ __all__ = [
     "qa_audit_record",
     "qa_audits_draw",
     "quality_compute",
+    "queue_draw_now",
+    "queue_top_up",
+    "queues_top_up",
     "retrain_execute",
     "retrain_start",
     "review_settings_update",

@@ -1,4 +1,5 @@
-"""The lead's dashboard: recent labels (live), models and retraining."""
+"""The lead's dashboard: estimates of what is true, the automation-bias comparison,
+recent labels (live), models and retraining."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from supportability.models import TrainingRun
 from supportability.roles import Role
 
 from .. import selectors, services
+from ..estimates import automation_bias, estimates_current
 
 
 @require_GET
@@ -30,6 +32,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             "models": selectors.models_recent(),
             "run": selectors.run_latest(),
             "stats": queue_stats(),
+            "estimates": estimates_current(),
+            "bias": automation_bias(),
         },
     )
 

@@ -1,4 +1,5 @@
-"""Queues: settings per queue, gold answers and analysts' gold accuracy."""
+"""Queues: settings per queue, the active-learning mix and rounds (with why each item is
+there), gold answers and analysts' gold accuracy."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling import services as labeling
-from labeling.models import Queue
+from labeling.models import BanditReward, Queue
 from labeling.selectors import (
     assignable_categories,
     queue_stats_by_queue,
@@ -17,8 +18,8 @@ from supportability.access import HtmxHttpRequest, role_required
 from supportability.models import Merchant
 from supportability.roles import Role
 
-from .. import selectors
-from ..forms import GoldForm, QueueSettingsForm
+from .. import sampling_pages, selectors, services
+from ..forms import GoldForm, QueueMixForm, QueueSettingsForm
 
 
 @require_GET
@@ -39,6 +40,8 @@ def _queues_page(
         "review/queues.html",
         {
             "stats": queue_stats_by_queue(),
+            "sampling": sampling_pages.queues_sampling(),
+            "reward_choices": BanditReward.choices,
             "accuracy": selectors.gold_accuracy(),
             "gold_form": gold_form or GoldForm(),
             "categories": assignable_categories(),
@@ -61,6 +64,48 @@ def queue_settings(request: HtmxHttpRequest, queue_id: int) -> HttpResponse:
     except labeling.InvalidInput as exc:
         return _queues_page(request, status=400, errors={f"{queue.slug}.{exc.field}": exc.message})
     messages.success(request, f"Queue {queue.name} saved.")
+    return redirect("review:queues")
+
+
+def _mix_field(slug: str, field: str) -> str:
+    """The page's name for a service's field: mix.audit is the form's share_audit."""
+    return f"{slug}." + (f"share_{field[4:]}" if field.startswith("mix.") else field)
+
+
+@require_POST
+@role_required(Role.LEAD)
+def queue_mix(request: HtmxHttpRequest, queue_id: int) -> HttpResponse:
+    """Set a queue's active-learning levers: capacity per round, the strategy mix, the
+    bandit and its reward, the audit floor and the share of items shown without a score."""
+    queue = get_object_or_404(Queue, pk=queue_id)
+    form = QueueMixForm(request.POST)
+    if not form.is_valid():
+        errors = {f"{queue.slug}.{k}": " ".join(str(m) for m in v) for k, v in form.errors.items()}
+        return _queues_page(request, status=400, errors=errors)
+    try:
+        labeling.queue_update(actor=request.user, queue_id=queue.pk, **form.settings())
+    except labeling.InvalidInput as exc:
+        return _queues_page(
+            request, status=400, errors={_mix_field(queue.slug, exc.field): exc.message}
+        )
+    messages.success(request, f"Mix for {queue.name} saved; it applies from the next round.")
+    return redirect("review:queues")
+
+
+@require_POST
+@role_required(Role.LEAD)
+def queue_draw(request: HtmxHttpRequest, queue_id: int) -> HttpResponse:
+    """Draw a round now, whatever is waiting."""
+    queue = get_object_or_404(Queue, pk=queue_id)
+    try:
+        drawn = services.queue_draw_now(queue_id=queue.pk, actor=request.user)
+    except labeling.InvalidInput as exc:
+        return _queues_page(request, status=409, errors={f"{queue.slug}.{exc.field}": exc.message})
+    messages.success(
+        request,
+        f"Round {drawn.pk} drew {drawn.drawn} merchants into {queue.name}:"
+        f" {drawn.new_items} new to review, {drawn.drawn - drawn.new_items} already reviewed.",
+    )
     return redirect("review:queues")
 
 

@@ -176,6 +176,7 @@ CELERY_BEAT_SCHEDULE = {
     "compute-quality": {"task": "review.tasks.quality_compute", "schedule": 900.0},
     "retrain-if-due": {"task": "review.tasks.retrain_if_due", "schedule": 300.0},
     "noise-check": {"task": "review.tasks.noise_check", "schedule": 3600.0},
+    "top-up-queues": {"task": "review.tasks.queues_top_up", "schedule": 300.0},
 }
 
 # The review queue.

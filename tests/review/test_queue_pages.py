@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.models import GoldAnswer, Queue, ReviewItem
+from labeling import services as labeling
+from labeling.models import GoldAnswer, Queue, ReviewItem, SamplingRound
 from supportability.models import AuditEvent
 from tests.clients import logged_in
-from tests.factories import MerchantFactory, QueueFactory, ReviewItemFactory
+from tests.factories import MerchantFactory, QueueFactory, ReviewItemFactory, scored_population
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +73,80 @@ def test_gold_form_names_the_bad_field(lead):
     assert response.status_code == 400
     assert 'data-field="external_id"' in response.content.decode()
     assert not GoldAnswer.objects.exists()
+
+
+MIX = {
+    "draw_capacity": "30",
+    "share_risk": "40",
+    "share_uncertainty": "30",
+    "share_diversity": "10",
+    "share_audit": "20",
+    "bandit_reward": "violations",
+    "audit_floor": "5",
+    "hide_score_share": "15",
+}
+
+
+def test_mix_and_draw_controls_are_lead_only(analyst):
+    queue = labeling.queue_default()
+    client = logged_in(analyst)
+    assert client.post(f"/lead/queues/{queue.pk}/mix/", MIX).status_code == 403
+    assert client.post(f"/lead/queues/{queue.pk}/draw/").status_code == 403
+    assert not SamplingRound.objects.exists()
+    queue.refresh_from_db()
+    assert queue.mix == {}
+
+
+def test_lead_sets_the_mix_in_percent(lead):
+    queue = labeling.queue_default()
+    response = logged_in(lead).post(f"/lead/queues/{queue.pk}/mix/", MIX | {"bandit": "on"})
+    assert response.status_code == 302
+    queue.refresh_from_db()
+    assert queue.mix == pytest.approx(
+        {"risk": 0.4, "uncertainty": 0.3, "diversity": 0.1, "audit": 0.2}
+    )
+    assert (queue.draw_capacity, queue.bandit, queue.audit_floor) == (30, True, 0.05)
+    assert queue.hide_score_share == pytest.approx(0.15)
+    assert AuditEvent.objects.filter(verb="queue.update", actor=lead).exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"share_audit": "0", "share_risk": "60"}, "general.share_audit"),
+        ({"share_risk": "10"}, "general.mix"),
+        ({"audit_floor": "80"}, "general.audit_floor"),
+        ({"bandit_reward": "vibes"}, "general.bandit_reward"),
+    ],
+)
+def test_a_bad_mix_is_400_naming_the_field(lead, change, field):
+    queue = labeling.queue_default()
+    response = logged_in(lead).post(f"/lead/queues/{queue.pk}/mix/", MIX | change)
+    assert response.status_code == 400
+    assert field in response.content.decode()
+    queue.refresh_from_db()
+    assert queue.mix == {} and queue.draw_capacity == 100
+
+
+def test_lead_draws_a_round_and_sees_why_each_item_is_there(lead):
+    scored_population(200, seed=3)
+    queue = labeling.queue_default()
+    client = logged_in(lead)
+    assert client.post(f"/lead/queues/{queue.pk}/draw/").status_code == 302
+    drawn = SamplingRound.objects.get()
+    html = client.get("/lead/queues/").content.decode()
+    section = html[html.index('id="sampling-general"') :]
+    assert f'data-round="{drawn.pk}"' in section
+    head = ReviewItem.objects.filter(status="queued").order_by("-priority", "id").first()
+    row = section[section.index(f'data-item="{head.pk}"') :]
+    row = row[: row.index("</tr>")]
+    fired = head.draws.get().strategies.split(",")
+    assert f"Drawn by {' and '.join(fired)} in round {drawn.pk}" in row
+    assert f"{head.propensity:.3f}" in row
+
+
+def test_drawing_without_a_champion_is_409_naming_why(lead):
+    queue = labeling.queue_default()
+    response = logged_in(lead).post(f"/lead/queues/{queue.pk}/draw/")
+    assert response.status_code == 409
+    assert "general.model" in response.content.decode()

@@ -39,9 +39,12 @@ def test_seed_builds_a_scored_world_and_a_sampled_queue(world):
     assert gold.count() == 12
     truth = dict(GroundTruth.objects.values_list("merchant_id", "decision"))
     assert all(item.gold.decision == truth[item.merchant_id] for item in gold)
-    # Every queued merchant carries the probability with which it was drawn.
-    for item in items.filter(gold__isnull=True):
-        assert item.propensity == pytest.approx(inclusion_probability(item.score.probability))
+    # Every queued merchant carries the probability with which its round drew it.
+    drawn = items.filter(gold__isnull=True, sampling_round__isnull=False)
+    assert drawn.count() == items.filter(gold__isnull=True).count()
+    for item in drawn:
+        draw = item.draws.get(sampling_round=item.sampling_round)
+        assert item.propensity == pytest.approx(draw.propensity)
         assert 0 < item.propensity <= 1
     assert {u for u, _, _ in DEMO_USERS} <= set(
         UserFactory._meta.model.objects.values_list("username", flat=True)
@@ -118,6 +121,12 @@ def test_retrain_evaluates_promotes_rescores_and_reprioritises(
     settled, lead, django_capture_on_commit_callbacks
 ):
     first = ModelVersion.objects.get(status="champion")
+    drawn_order = dict(
+        ReviewItem.objects.filter(status="queued", sampling_round__isnull=False).values_list(
+            "id", "priority"
+        )
+    )
+    assert drawn_order
     with django_capture_on_commit_callbacks(execute=True):  # Celery is eager in tests
         run = services.retrain_start(actor=lead)
     run.refresh_from_db()
@@ -138,7 +147,9 @@ def test_retrain_evaluates_promotes_rescores_and_reprioritises(
     assert Score.objects.filter(model_version=new).count() == Merchant.objects.count()
     queued = ReviewItem.objects.filter(status="queued", gold__isnull=True).select_related("score")
     assert queued and all(item.score.model_version_id == new.pk for item in queued)
-    assert all(item.priority == item.score.probability for item in queued)
+    # Items flagged outside the sampling rounds are ranked by the new score; drawn ones keep
+    # their round's order.
+    assert all(item.priority == drawn_order.get(item.pk, item.score.probability) for item in queued)
     verbs = set(AuditEvent.objects.values_list("verb", flat=True))
     assert {"retrain.start", "snapshot.create", "model.register", "model.evaluate"} <= verbs
     assert {"model.gate", "model.promote", "queue.reprioritise", "retrain.finish"} <= verbs

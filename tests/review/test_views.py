@@ -6,9 +6,11 @@ import pytest
 from django.test import Client
 
 from labeling import services as labeling
+from review import services
 from supportability.models import AuditEvent
 from tests.clients import logged_in
-from tests.factories import ReviewItemFactory
+from tests.factories import ReviewItemFactory, scored_population
+from tests.review.test_sampling import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +52,16 @@ def test_dashboard_shows_audit_events(lead):
     labeling.item_claim(user=lead)
     assert AuditEvent.objects.filter(verb="item.claim").exists()
     assert "item.claim" in logged_in(lead).get("/lead/").content.decode()
+
+
+def test_dashboard_shows_weighted_and_naive_estimates_and_automation_bias(lead):
+    scored_population(200, seed=4)
+    drawn = services.queue_draw_now(queue_id=labeling.queue_default().pk)
+    settle(drawn, lambda d: d.probability > 0.4)
+    html = logged_in(lead).get("/lead/").content.decode()
+    table = html[html.index('id="estimates-table"') :]
+    table = table[: table.index("</table>")]
+    assert "Violating (restricted or prohibited)" in table
+    assert "Precision of flagging" in table and "Recall of the model" in table
+    assert table.count('class="ipw"') == table.count('class="naive"') >= 5
+    assert 'id="bias-table"' in html and "Score hidden" in html

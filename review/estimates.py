@@ -1,0 +1,220 @@
+"""What is true among all merchants, estimated honestly from what analysts reviewed.
+
+The queue is not a random sample: the risk and uncertainty strata over-sample what the
+model flags. Every draw kept its inclusion probability π, so inverse-propensity
+(Horvitz-Thompson) estimates over the champion's sampling rounds are unbiased for the whole
+population: prevalence of each decision and category, precision of the flagging threshold
+and recall of the model (labeling.estimation). Beside each, the naive share among reviewed
+merchants: the figure a dashboard that forgot the sampling would show.
+
+The automation-bias control compares how often analysts agree with the model when they
+were shown its score and when it was hidden from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from django.db.models import Count, Max, Q
+
+from labeling import estimation
+from labeling.estimation import Estimate, RoundSample
+from labeling.models import Draw, Label, SamplingRound
+from labeling.services import FLAG_THRESHOLD
+from supportability.ml.taxonomy import VIOLATING_DECISIONS
+from supportability.models import Decision, ModelVersion, PolicyCategory
+from supportability.services import champion
+
+from .models import CleanLabel
+
+Outcome = Callable[[str, str], bool]  # (decision, category slug) -> counts as 1
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    measure: str
+    ipw: Estimate | None
+    naive: Estimate | None
+    kind: str  # "decision", "category" or "model"
+
+
+@dataclass(frozen=True)
+class Estimates:
+    model: ModelVersion | None
+    rounds: int
+    drawn: int
+    resolved: int
+    population: int
+    threshold: float
+    labels_computed_at: datetime | None
+    rows: list[EstimateRow]
+
+
+@dataclass(frozen=True)
+class _Draw:
+    round_id: int
+    propensity: float
+    flagged: bool
+    decision: str | None  # None: no clean label yet
+    category: str
+
+
+@dataclass(frozen=True)
+class _Round:
+    population: int
+    population_flagged: int
+    draws: list[_Draw]
+
+
+def _rounds(model: ModelVersion) -> list[_Round]:
+    rounds = {
+        r["id"]: _Round(r["population"], r["population_flagged"], [])
+        for r in SamplingRound.objects.filter(model_version=model).values(
+            "id", "population", "population_flagged"
+        )
+    }
+    draws = list(
+        Draw.objects.filter(sampling_round_id__in=list(rounds)).values_list(
+            "sampling_round_id", "merchant_id", "propensity", "flagged"
+        )
+    )
+    truth = {
+        merchant_id: (decision, slug)
+        for merchant_id, decision, slug in CleanLabel.objects.filter(
+            merchant_id__in=[d[1] for d in draws]
+        ).values_list("merchant_id", "decision", "category__slug")
+    }
+    for round_id, merchant_id, propensity, flagged in draws:
+        decision, slug = truth.get(merchant_id, (None, ""))
+        rounds[round_id].draws.append(_Draw(round_id, propensity, flagged, decision, slug))
+    return [r for r in rounds.values() if r.draws]
+
+
+def _samples(rounds: list[_Round], outcome: Outcome) -> list[RoundSample]:
+    samples = []
+    for r in rounds:
+        resolved = [d for d in r.draws if d.decision is not None]
+        if not resolved:
+            continue
+        samples.append(
+            RoundSample(
+                y=np.array([outcome(d.decision or "", d.category) for d in resolved], dtype=float),
+                inclusion=np.array([d.propensity for d in resolved], dtype=float),
+                flagged=np.array([d.flagged for d in resolved], dtype=bool),
+                population=r.population,
+                population_flagged=r.population_flagged,
+                drawn=len(r.draws),
+            )
+        )
+    return samples
+
+
+def _row(
+    measure: str, kind: str, samples: list[RoundSample], which: str = "prevalence"
+) -> EstimateRow:
+    ipw, naive = {
+        "prevalence": (estimation.prevalence, estimation.naive_prevalence),
+        "precision": (estimation.precision, estimation.naive_precision),
+        "recall": (estimation.recall, estimation.naive_recall),
+    }[which]
+    return EstimateRow(measure, ipw(samples), naive(samples), kind)
+
+
+def estimates_current() -> Estimates:
+    """Estimates over the current champion's sampling rounds (its threshold and its
+    population), from the clean labels of the merchants they drew."""
+    model = champion()
+    rounds = _rounds(model) if model else []
+    draws = [d for r in rounds for d in r.draws]
+    resolved = [d for d in draws if d.decision is not None]
+    rows: list[EstimateRow] = []
+    if resolved:
+        violating = _samples(rounds, lambda d, c: d in VIOLATING_DECISIONS)
+        first = _row("Violating (restricted or prohibited)", "decision", violating)
+        # Clean labels are final decisions, so supportable is the complement: its own
+        # Horvitz-Thompson total would be far noisier (every draw counts, the audit
+        # stratum's with weights 1/π in the hundreds).
+        rows.append(first)
+        rows.append(
+            EstimateRow("Supportable", _complement(first.ipw), _complement(first.naive), "decision")
+        )
+        for value in (Decision.RESTRICTED, Decision.PROHIBITED):
+            outcome = _samples(rounds, _decision_is(value))
+            rows.append(_row(Decision(value).label, "decision", outcome))
+        for slug, name in _categories(resolved):
+            rows.append(_row(name, "category", _samples(rounds, _category_is(slug))))
+        rows.append(
+            _row(
+                f"Precision of flagging (score ≥ {FLAG_THRESHOLD:.2f})",
+                "model",
+                violating,
+                "precision",
+            )
+        )
+        rows.append(_row("Recall of the model (violators it flags)", "model", violating, "recall"))
+    return Estimates(
+        model=model,
+        rounds=len(rounds),
+        drawn=len(draws),
+        resolved=len(resolved),
+        population=rounds[-1].population if rounds else 0,
+        threshold=FLAG_THRESHOLD,
+        labels_computed_at=CleanLabel.objects.aggregate(at=Max("computed_at"))["at"],
+        rows=rows,
+    )
+
+
+def _decision_is(value: str) -> Outcome:
+    return lambda decision, category: decision == value
+
+
+def _category_is(slug: str) -> Outcome:
+    return lambda decision, category: category == slug
+
+
+def _complement(estimate: Estimate | None) -> Estimate | None:
+    if estimate is None:
+        return None
+    return Estimate(1 - estimate.value, 1 - estimate.high, 1 - estimate.low, estimate.n)
+
+
+def _categories(resolved: list[_Draw]) -> list[tuple[str, str]]:
+    slugs = {d.category for d in resolved if d.decision in VIOLATING_DECISIONS}
+    return list(
+        PolicyCategory.objects.filter(slug__in=slugs).order_by("name").values_list("slug", "name")
+    )
+
+
+@dataclass(frozen=True)
+class AutomationBias:
+    shown: Estimate | None  # share of labels agreeing with the model's call, score shown
+    hidden: Estimate | None  # the same, score hidden
+    gap: Estimate | None  # shown minus hidden
+    threshold: float
+
+
+def automation_bias(*, threshold: float = FLAG_THRESHOLD) -> AutomationBias:
+    """Agreement with the model's call (flagged at the threshold vs the analyst calling it
+    violating) on labels where the score was shown and where it was hidden. If analysts
+    lean on the score, agreement is higher when they see it. Unsure labels are left out."""
+    agree = Q(decision__in=list(VIOLATING_DECISIONS), score_seen__gte=threshold) | Q(
+        decision=Decision.SUPPORTABLE, score_seen__lt=threshold
+    )
+    counts = {
+        row["item__score_hidden"]: (row["agree"], row["n"])
+        for row in Label.objects.filter(score_seen__isnull=False)
+        .exclude(decision=Decision.UNSURE)
+        .values("item__score_hidden")
+        .annotate(n=Count("id"), agree=Count("id", filter=agree))
+    }
+    shown = counts.get(False, (0, 0))
+    hidden = counts.get(True, (0, 0))
+    return AutomationBias(
+        shown=estimation.proportion(*shown),
+        hidden=estimation.proportion(*hidden),
+        gap=estimation.difference(*shown, *hidden),
+        threshold=threshold,
+    )
