@@ -9,12 +9,13 @@ import threading
 from collections import Counter
 from uuid import uuid4
 
+import numpy as np
 import pytest
 from django.db import connection
 
 from labeling import services
-from labeling.models import Label, Lease, ReviewItem
-from tests.factories import ReviewItemFactory, UserFactory
+from labeling.models import Draw, Label, Lease, ReviewItem
+from tests.factories import ReviewItemFactory, UserFactory, scored_population
 
 pytestmark = [
     pytest.mark.postgres,
@@ -214,3 +215,40 @@ def test_concurrent_intakes_of_the_same_new_merchants_do_not_fail():
 
     assert _threads(4, ingest) == []
     assert ReviewItem.objects.filter(merchant__external_id__startswith="NEW-").count() == 20
+
+
+def test_two_top_ups_of_one_queue_at_once_queue_no_merchant_twice():
+    """The beat and a lead's button can draw into the same queue at the same moment: the
+    queue's row lock makes the second wait, and it then sees the first round's items as
+    already queued (reused, not enqueued again)."""
+    scored_population(300, seed=8)
+    queue = services.queue_default()
+    rounds: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def draw(seed: int) -> None:
+        try:
+            start.wait()
+            rounds.append(
+                services.queue_draw(queue_id=queue.pk, rng=np.random.default_rng(seed)).pk
+            )
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=draw, args=(seed,)) for seed in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    first, second = sorted(rounds)
+    queued_in_first = set(
+        ReviewItem.objects.filter(sampling_round_id=first).values_list("merchant_id", flat=True)
+    )
+    again = Draw.objects.filter(sampling_round_id=second, merchant_id__in=queued_in_first)
+    assert again.exists() and all(d.reused for d in again)
+    per_merchant = Counter(ReviewItem.objects.values_list("merchant_id", flat=True))
+    assert max(per_merchant.values()) == 1
