@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from supportability.audit import audit_record
 from supportability.ml.folds import near_duplicate_key
@@ -62,8 +63,12 @@ class Population:
 
 
 def population_load(model_version: ModelVersion) -> Population:
-    rows = list(
+    """Every merchant the model scored, streamed into arrays (a server-side cursor on
+    PostgreSQL: a million merchants never sit in memory as Python rows). A merchant with a
+    review item of any status is free: drawing it costs no review."""
+    rows = (
         Score.objects.filter(model_version=model_version)
+        .annotate(reviewed=Exists(ReviewItem.objects.filter(merchant_id=OuterRef("merchant_id"))))
         .order_by("merchant_id")
         .values_list(
             "merchant_id",
@@ -72,18 +77,34 @@ def population_load(model_version: ModelVersion) -> Population:
             "merchant__monthly_volume",
             "merchant__url",
             "merchant__name",
+            "reviewed",
         )
     )
-    reviewed = set(ReviewItem.objects.values_list("merchant_id", flat=True).distinct())
-    keys = [near_duplicate_key(url, name) for _, _, _, _, url, name in rows]
-    _, groups = np.unique(np.array(keys, dtype=object).astype(str), return_inverse=True)
+    n = rows.count()
+    merchant_ids = np.empty(n, dtype=np.int64)
+    score_ids = np.empty(n, dtype=np.int64)
+    probability = np.empty(n)
+    volume = np.empty(n)
+    groups = np.empty(n, dtype=np.int64)
+    free = np.empty(n, dtype=bool)
+    group_of: dict[str, int] = {}
+    k = 0
+    for merchant_id, score_id, p, v, url, name, reviewed in rows.iterator(chunk_size=20_000):
+        if k == n:
+            break  # scored since the count: the next round has it
+        merchant_ids[k], score_ids[k], probability[k] = merchant_id, score_id, p
+        volume[k], free[k] = float(v or 0), reviewed
+        # No URL and no name: a group of its own.
+        key = near_duplicate_key(url, name) or f"merchant:{merchant_id}"
+        groups[k] = group_of.setdefault(key, len(group_of))
+        k += 1
     return Population(
-        merchant_ids=np.array([r[0] for r in rows], dtype=np.int64),
-        score_ids=np.array([r[1] for r in rows], dtype=np.int64),
-        probability=np.array([r[2] for r in rows], dtype=float),
-        volume=np.array([float(r[3] or 0) for r in rows], dtype=float),
-        groups=groups.astype(np.int64),
-        free=np.array([r[0] in reviewed for r in rows], dtype=bool),
+        merchant_ids=merchant_ids[:k],
+        score_ids=score_ids[:k],
+        probability=probability[:k],
+        volume=volume[:k],
+        groups=groups[:k],
+        free=free[:k],
     )
 
 
