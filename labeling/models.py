@@ -57,6 +57,9 @@ class Queue(models.Model):
         max_length=16, choices=BanditReward.choices, default=BanditReward.VIOLATIONS
     )
     audit_floor = models.FloatField(default=0.05)
+    # Second looks the noise check sends (review.services.label_noise) may take up to this
+    # share of a round's capacity at a time, most doubted first; the rest wait their turn.
+    rereview_share = models.FloatField(default=0.10)
     # Automation-bias control: the share of new items whose model score and explanation the
     # analyst does not see.
     hide_score_share = models.FloatField(default=0.10)
@@ -78,6 +81,10 @@ class Queue(models.Model):
             models.CheckConstraint(
                 condition=Q(hide_score_share__gte=0, hide_score_share__lte=1),
                 name="hide_score_share_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(rereview_share__gte=0, rereview_share__lte=0.5),
+                name="rereview_share_0_half",
             ),
         ]
 

@@ -28,6 +28,7 @@ class QueueMixForm(forms.Form):
     bandit_reward = forms.ChoiceField(choices=BanditReward.choices)
     audit_floor = forms.FloatField(min_value=0, max_value=50)  # percent
     hide_score_share = forms.FloatField(min_value=0, max_value=100)  # percent
+    rereview_share = forms.FloatField(min_value=0, max_value=50)  # percent
 
     def settings(self) -> dict[str, Any]:
         """The cleaned form as queue settings (shares and rates as fractions)."""
@@ -39,6 +40,7 @@ class QueueMixForm(forms.Form):
             "bandit_reward": data["bandit_reward"],
             "audit_floor": data["audit_floor"] / 100,
             "hide_score_share": data["hide_score_share"] / 100,
+            "rereview_share": data["rereview_share"] / 100,
         }
 
 

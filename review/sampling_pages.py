@@ -29,6 +29,7 @@ class QueueSampling:
     percent: dict[str, float]  # the lead's mix (or the default), in percent of a round
     audit_floor_percent: float
     hide_score_percent: float
+    rereview_percent: float
     rounds: Sequence[SamplingRound]  # annotated: labelled = draws with a label (or reused)
     head: list[HeadItem]
 
@@ -70,6 +71,7 @@ def queues_sampling() -> list[QueueSampling]:
                 percent={s: round(100 * v, 1) for s, v in lead_shares(queue).items()},
                 audit_floor_percent=round(100 * queue.audit_floor, 1),
                 hide_score_percent=round(100 * queue.hide_score_share, 1),
+                rereview_percent=round(100 * queue.rereview_share, 1),
                 rounds=rounds,
                 head=[_why(i) for i in head],
             )

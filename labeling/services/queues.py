@@ -49,6 +49,7 @@ QUEUE_SETTINGS = (
     "bandit_reward",
     "audit_floor",
     "hide_score_share",
+    "rereview_share",
 )
 MAX_DRAW_CAPACITY = 10_000
 
@@ -96,6 +97,8 @@ def _check_settings(changes: dict[str, Any]) -> None:
         raise QueueInvalid("audit_floor", "A share above 0 and at most 0.5.")
     if "hide_score_share" in changes and not 0 <= changes["hide_score_share"] <= 1:
         raise QueueInvalid("hide_score_share", "A share between 0 and 1.")
+    if "rereview_share" in changes and not 0 <= changes["rereview_share"] <= 0.5:
+        raise QueueInvalid("rereview_share", "A share between 0 and 0.5.")
 
 
 @transaction.atomic

@@ -8,19 +8,23 @@ decisions (gold, adjudication, audit) are not second-guessed. Two reasons to loo
   UNCERTAIN_BELOW. One label from a merchant's analyst is often a coin toss (a false flag
   is as likely as a true one), and a second blind label settles it cheaply.
 
-Re-review, don't auto-flip: each ReReview's outcome measures how far to trust its reason
-(bench/label_noise.py: together they lift clean-label accuracy from 0.93 to 0.99 at about
-1.44 analyst labels per item)."""
+A queue that draws active-learning rounds takes second looks up to its `rereview_share` of
+a round's capacity at a time, most doubted (or least sure) first; the rest are found again
+by the next check. Re-review, don't auto-flip: each ReReview's outcome measures how far
+to trust its reason (bench/label_noise.py: together they lift clean-label accuracy from
+0.93 to 0.99 at about 1.44 analyst labels per item)."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.models import ReviewItem
+from labeling.models import Queue, ReviewItem
 from supportability.audit import audit_event, audit_record_many
 from supportability.ml.noise import label_issues, out_of_fold_probabilities
 from supportability.ml.taxonomy import VIOLATING_DECISIONS
@@ -74,6 +78,20 @@ def second_looks(*, actor: Any = None, below: float = UNCERTAIN_BELOW, limit: in
     return _requeue(pairs, actor=actor, reason=ReReview.Reason.UNCERTAIN)
 
 
+def _room_per_queue() -> dict[int, float]:
+    """Second looks a queue may still take: its share of a round's capacity, less the
+    re-reviews it holds that are not settled yet (queues without rounds: no cap)."""
+    pending = Counter(
+        ReReview.objects.filter(outcome=ReReview.Outcome.PENDING).values_list(
+            "item__queue_id", flat=True
+        )
+    )
+    room: dict[int, float] = {}
+    for queue in Queue.objects.filter(draw_capacity__gt=0):
+        room[queue.pk] = math.ceil(queue.rereview_share * queue.draw_capacity) - pending[queue.pk]
+    return room
+
+
 @transaction.atomic
 def _requeue(
     doubted: list[tuple[CleanLabel, float]],
@@ -97,6 +115,7 @@ def _requeue(
         ).values_list("merchant_id", flat=True)
     )  # fmt: skip
     events = []
+    room = _room_per_queue()
     for clean, probability in doubted:
         if clean.merchant_id in busy:
             continue
@@ -108,6 +127,9 @@ def _requeue(
         )
         if item is None or item.leases.filter(outcome="active").exists():
             continue
+        if room.get(item.queue_id, 1) <= 0:
+            continue  # the queue's share for second looks is taken: the next check
+        room[item.queue_id] = room.get(item.queue_id, 1) - 1
         before = {"status": item.status, "required_labels": item.required_labels}
         item.status = ReviewItem.Status.QUEUED
         item.required_labels = item.label_count + 1

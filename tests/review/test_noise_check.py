@@ -141,3 +141,23 @@ def test_an_uncertain_single_label_gets_a_second_look(make_user):
     item.refresh_from_db()
     assert (item.status, item.required_labels) == (ReviewItem.Status.QUEUED, 2)
     assert services.second_looks() == 0  # one pending look per merchant
+
+
+def test_second_looks_take_at_most_the_queues_share_of_a_round(make_user, lead):
+    """A queue drawing rounds of 20 with a 10% share for second looks takes two at a time,
+    the least sure first; the rest wait for the next check."""
+    queue = labeling.queue_default()
+    labeling.queue_update(actor=lead, queue_id=queue.pk, draw_capacity=20, rereview_share=0.1)
+    first = make_user("analyst", username="first")
+    items = []
+    for i in range(4):
+        item = ReviewItemFactory()
+        label_through_services(first, item, "restricted", "gambling", f"odds {i}")
+        items.append(item)
+    services.clean_labels_refresh()
+    for i, item in enumerate(items):  # the last one is the least sure
+        CleanLabel.objects.filter(merchant=item.merchant).update(confidence=0.8 - 0.1 * i)
+    assert services.second_looks() == 2
+    requeued = set(ReReview.objects.values_list("item_id", flat=True))
+    assert requeued == {items[3].pk, items[2].pk}
+    assert services.second_looks() == 0  # the share is taken until those are settled

@@ -84,6 +84,7 @@ MIX = {
     "bandit_reward": "violations",
     "audit_floor": "5",
     "hide_score_share": "15",
+    "rereview_share": "10",
 }
 
 
@@ -107,6 +108,7 @@ def test_lead_sets_the_mix_in_percent(lead):
     )
     assert (queue.draw_capacity, queue.bandit, queue.audit_floor) == (30, True, 0.05)
     assert queue.hide_score_share == pytest.approx(0.15)
+    assert queue.rereview_share == pytest.approx(0.10)
     assert AuditEvent.objects.filter(verb="queue.update", actor=lead).exists()
 
 
