@@ -254,8 +254,10 @@ class Label(models.Model):
     category = models.ForeignKey(PolicyCategory, on_delete=models.PROTECT, related_name="+")
     rationale = models.TextField(blank=True)
     seconds_spent = models.FloatField()
-    # What the analyst was shown when deciding: the score and the model that produced it.
+    # The model's score on the analyst's lease and the model that produced it: what the
+    # analyst was shown, unless the item hid it (score_hidden, the automation-bias control).
     score_seen = models.FloatField(null=True, blank=True)
+    score_hidden = models.BooleanField(default=False)
     model_version_seen = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

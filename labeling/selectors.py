@@ -110,5 +110,5 @@ def assignable_categories() -> list[PolicyCategory]:
 
 def labels_recent(*, limit: int = 50) -> QuerySet[Label]:
     return Label.objects.select_related(
-        "merchant", "analyst", "category", "policy_version", "item"
+        "merchant", "analyst", "category", "policy_version"
     ).order_by("-id")[:limit]

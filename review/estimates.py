@@ -13,7 +13,7 @@ were shown its score and when it was hidden from them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,11 +43,12 @@ class EstimateRow:
 
 @dataclass(frozen=True)
 class Estimates:
-    model: ModelVersion | None
-    rounds: int
+    model: ModelVersion | None  # the champion: precision and recall are its
+    rounds: int  # every round, for prevalence (it does not depend on the model)
+    model_rounds: int  # the champion's rounds, for precision and recall
     drawn: int
     resolved: int
-    population: int
+    population: int  # at the latest round
     threshold: float
     labels_computed_at: datetime | None
     rows: list[EstimateRow]
@@ -55,60 +56,67 @@ class Estimates:
 
 @dataclass(frozen=True)
 class _Draw:
-    round_id: int
     propensity: float
     flagged: bool
+    reused: bool  # reviewed before the round: its label was there, or comes sooner
     decision: str | None  # None: no clean label yet
     category: str
 
 
 @dataclass(frozen=True)
 class _Round:
+    model_version_id: int
     population: int
     population_flagged: int
     draws: list[_Draw]
 
 
-def _rounds(model: ModelVersion) -> list[_Round]:
+def _rounds() -> list[_Round]:
+    """Every round with its draws and their clean labels, oldest first (two queries)."""
     rounds = {
-        r["id"]: _Round(r["population"], r["population_flagged"], [])
-        for r in SamplingRound.objects.filter(model_version=model).values(
-            "id", "population", "population_flagged"
+        r["id"]: _Round(r["model_version_id"], r["population"], r["population_flagged"], [])
+        for r in SamplingRound.objects.order_by("id").values(
+            "id", "model_version_id", "population", "population_flagged"
         )
     }
-    draws = list(
-        Draw.objects.filter(sampling_round_id__in=list(rounds)).values_list(
-            "sampling_round_id", "merchant_id", "propensity", "flagged"
-        )
-    )
-    truth = {
-        merchant_id: (decision, slug)
-        for merchant_id, decision, slug in CleanLabel.objects.filter(
-            merchant_id__in=[d[1] for d in draws]
-        ).values_list("merchant_id", "decision", "category__slug")
-    }
-    for round_id, merchant_id, propensity, flagged in draws:
-        decision, slug = truth.get(merchant_id, (None, ""))
-        rounds[round_id].draws.append(_Draw(round_id, propensity, flagged, decision, slug))
+    for round_id, propensity, flagged, reused, decision, slug in Draw.objects.values_list(
+        "sampling_round_id",
+        "propensity",
+        "flagged",
+        "reused",
+        "merchant__clean_label__decision",
+        "merchant__clean_label__category__slug",
+    ):
+        rounds[round_id].draws.append(_Draw(propensity, flagged, reused, decision, slug or ""))
     return [r for r in rounds.values() if r.draws]
 
 
 def _samples(rounds: list[_Round], outcome: Outcome) -> list[RoundSample]:
+    """Each round's resolved draws, as a Poisson sample. Nonresponse is adjusted within two
+    classes: draws of merchants reviewed before the round (their labels are there first)
+    and new ones (resolved as analysts work the round, in random order): each resolved
+    draw's π is scaled by its class's resolved share. A round with a class nobody resolved
+    yet is left out (it would under-count that class)."""
     samples = []
     for r in rounds:
-        resolved = [d for d in r.draws if d.decision is not None]
-        if not resolved:
-            continue
-        samples.append(
-            RoundSample(
-                y=np.array([outcome(d.decision or "", d.category) for d in resolved], dtype=float),
-                inclusion=np.array([d.propensity for d in resolved], dtype=float),
-                flagged=np.array([d.flagged for d in resolved], dtype=bool),
-                population=r.population,
-                population_flagged=r.population_flagged,
-                drawn=len(r.draws),
+        scale: dict[bool, float] = {}
+        for reused in (True, False):
+            cls = [d for d in r.draws if d.reused == reused]
+            done = sum(d.decision is not None for d in cls)
+            if cls and not done:
+                break
+            scale[reused] = done / len(cls) if cls else 1.0
+        else:
+            resolved = [d for d in r.draws if d.decision is not None]
+            samples.append(
+                RoundSample(
+                    y=np.array([outcome(d.decision or "", d.category) for d in resolved], float),
+                    inclusion=np.array([d.propensity * scale[d.reused] for d in resolved]),
+                    flagged=np.array([d.flagged for d in resolved], dtype=bool),
+                    population=r.population,
+                    population_flagged=r.population_flagged,
+                )
             )
-        )
     return samples
 
 
@@ -124,15 +132,18 @@ def _row(
 
 
 def estimates_current() -> Estimates:
-    """Estimates over the current champion's sampling rounds (its threshold and its
-    population), from the clean labels of the merchants they drew."""
+    """Prevalence of each decision and category over every round (what is true does not
+    depend on the model that drew it); precision of the flagging threshold and recall over
+    the current champion's rounds (they are the champion's). From the clean labels of the
+    merchants the rounds drew."""
     model = champion()
-    rounds = _rounds(model) if model else []
+    rounds = _rounds()
+    mine = [r for r in rounds if model is not None and r.model_version_id == model.pk]
     draws = [d for r in rounds for d in r.draws]
     resolved = [d for d in draws if d.decision is not None]
     rows: list[EstimateRow] = []
-    if resolved:
-        violating = _samples(rounds, lambda d, c: d in VIOLATING_DECISIONS)
+    violating = _samples(rounds, _decision_in(VIOLATING_DECISIONS))
+    if any(len(sample.y) for sample in violating):
         first = _row("Violating (restricted or prohibited)", "decision", violating)
         # Clean labels are final decisions, so supportable is the complement: its own
         # Horvitz-Thompson total would be far noisier (every draw counts, the audit
@@ -142,22 +153,26 @@ def estimates_current() -> Estimates:
             EstimateRow("Supportable", _complement(first.ipw), _complement(first.naive), "decision")
         )
         for value in (Decision.RESTRICTED, Decision.PROHIBITED):
-            outcome = _samples(rounds, _decision_is(value))
+            outcome = _samples(rounds, _decision_in({value}))
             rows.append(_row(Decision(value).label, "decision", outcome))
         for slug, name in _categories(resolved):
             rows.append(_row(name, "category", _samples(rounds, _category_is(slug))))
+        model_violating = _samples(mine, _decision_in(VIOLATING_DECISIONS))
         rows.append(
             _row(
                 f"Precision of flagging (score ≥ {FLAG_THRESHOLD:.2f})",
                 "model",
-                violating,
+                model_violating,
                 "precision",
             )
         )
-        rows.append(_row("Recall of the model (violators it flags)", "model", violating, "recall"))
+        rows.append(
+            _row("Recall of the model (violators it flags)", "model", model_violating, "recall")
+        )
     return Estimates(
         model=model,
         rounds=len(rounds),
+        model_rounds=len(mine),
         drawn=len(draws),
         resolved=len(resolved),
         population=rounds[-1].population if rounds else 0,
@@ -167,8 +182,8 @@ def estimates_current() -> Estimates:
     )
 
 
-def _decision_is(value: str) -> Outcome:
-    return lambda decision, category: decision == value
+def _decision_in(values: Collection[str]) -> Outcome:
+    return lambda decision, category: decision in values
 
 
 def _category_is(slug: str) -> Outcome:
@@ -199,15 +214,19 @@ class AutomationBias:
 def automation_bias(*, threshold: float = FLAG_THRESHOLD) -> AutomationBias:
     """Agreement with the model's call (flagged at the threshold vs the analyst calling it
     violating) on labels where the score was shown and where it was hidden. If analysts
-    lean on the score, agreement is higher when they see it. Unsure labels are left out."""
+    lean on the score, agreement is higher when they see it. Only items the sampling rounds
+    drew count (the score is hidden on a random share of exactly those: upstream flags, gold
+    and older items would make the shown group easier); unsure labels are left out."""
     agree = Q(decision__in=list(VIOLATING_DECISIONS), score_seen__gte=threshold) | Q(
         decision=Decision.SUPPORTABLE, score_seen__lt=threshold
     )
     counts = {
-        row["item__score_hidden"]: (row["agree"], row["n"])
-        for row in Label.objects.filter(score_seen__isnull=False)
+        row["score_hidden"]: (row["agree"], row["n"])
+        for row in Label.objects.filter(
+            score_seen__isnull=False, item__sampling_round__isnull=False
+        )
         .exclude(decision=Decision.UNSURE)
-        .values("item__score_hidden")
+        .values("score_hidden")
         .annotate(n=Count("id"), agree=Count("id", filter=agree))
     }
     shown = counts.get(False, (0, 0))

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 
-from labeling.models import Draw, Queue, ReviewItem, SamplingRound
+from labeling.models import Queue, ReviewItem, SamplingRound
 from labeling.services import lead_shares
+
+from .models import ReReview
 
 HEAD = 15
 ROUNDS = 6
@@ -30,16 +32,21 @@ class QueueSampling:
     audit_floor_percent: float
     hide_score_percent: float
     rereview_percent: float
-    rounds: Sequence[SamplingRound]  # annotated: labelled = draws with a label (or reused)
+    rounds: Sequence[SamplingRound]  # annotated: settled = draws with a clean label
     head: list[HeadItem]
 
 
-def _why(item: ReviewItem) -> HeadItem:
-    draws = list(item.draws.all())
-    draw = draws[-1] if draws else None
+def _why(item: ReviewItem, second_looks: dict[int, str]) -> HeadItem:
+    """Why the item is queued: the draw of the round that queued it (a merchant drawn again
+    later keeps its first reason), a second look the noise check asked for, or its reason
+    (flagged upstream, a gold item...)."""
+    if item.pk in second_looks:
+        return HeadItem(item, f"Second look: {second_looks[item.pk]}", item.propensity, [])
+    draw = next(
+        (d for d in item.draws.all() if d.sampling_round_id == item.sampling_round_id), None
+    )
     if draw is None:
-        why = item.get_reason_display()
-        return HeadItem(item, why, item.propensity, [])
+        return HeadItem(item, item.get_reason_display(), item.propensity, [])
     fired = [s for s in draw.strategies.split(",") if s]
     why = "Drawn by " + " and ".join(fired) + f" in round {draw.sampling_round_id}"
     if draw.flagged:
@@ -48,23 +55,30 @@ def _why(item: ReviewItem) -> HeadItem:
 
 
 def queues_sampling() -> list[QueueSampling]:
-    """Per queue: the mix, the latest rounds with how many of their draws are labelled,
+    """Per queue: the mix, the latest rounds with how many of their draws are settled,
     and the next items analysts will get, each with the strategies that drew it and π."""
-    labelled = Q(draws__reused=True) | Q(draws__item__label_count__gt=0)
+    settled = Q(draws__merchant__clean_label__isnull=False)
     out = []
     for queue in Queue.objects.all():
+        latest = list(queue.rounds.order_by("-id").values_list("id", flat=True)[:ROUNDS])
         rounds = list(
-            SamplingRound.objects.filter(queue=queue)
+            SamplingRound.objects.filter(id__in=latest)
             .select_related("model_version")
-            .annotate(labelled=Count("draws", filter=labelled))
-            .order_by("-id")[:ROUNDS]
+            .annotate(settled=Count("draws", filter=settled))
+            .order_by("-id")
         )
-        head = (
+        head = list(
             ReviewItem.objects.filter(queue=queue, status=ReviewItem.Status.QUEUED, gold=None)
             .select_related("merchant", "score")
-            .prefetch_related(Prefetch("draws", queryset=Draw.objects.order_by("id")))
+            .prefetch_related("draws")
             .order_by("-priority", "id")[:HEAD]
         )
+        second_looks = {
+            r.item_id: r.get_reason_display()
+            for r in ReReview.objects.filter(
+                item__in=head, outcome=ReReview.Outcome.PENDING
+            ).order_by("id")
+        }
         out.append(
             QueueSampling(
                 queue=queue,
@@ -73,7 +87,7 @@ def queues_sampling() -> list[QueueSampling]:
                 hide_score_percent=round(100 * queue.hide_score_share, 1),
                 rereview_percent=round(100 * queue.rereview_share, 1),
                 rounds=rounds,
-                head=[_why(i) for i in head],
+                head=[_why(i, second_looks) for i in head],
             )
         )
     return out

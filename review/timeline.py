@@ -96,6 +96,7 @@ def timeline_labels(merchant_id: int) -> Iterator[TimelineEntry]:
             "decision",
             "rationale",
             "score_seen",
+            "score_hidden",
             "seconds_spent",
             "gold_correct",
             "analyst__username",
@@ -106,7 +107,10 @@ def timeline_labels(merchant_id: int) -> Iterator[TimelineEntry]:
     )
     for label in labels:
         details = [
-            ("score seen", "—" if label.score_seen is None else f"{label.score_seen:.2f}"),
+            (
+                "score hidden (the model's)" if label.score_hidden else "score seen",
+                "—" if label.score_seen is None else f"{label.score_seen:.2f}",
+            ),
             ("model seen", str(label.model_version_seen or "—")),
             ("seconds", f"{label.seconds_spent:.0f}"),
         ]

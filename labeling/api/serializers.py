@@ -177,6 +177,7 @@ class LabelOutSerializer(serializers.ModelSerializer):
             "rationale",
             "seconds_spent",
             "score_seen",
+            "score_hidden",
             "policy_version",
             "idempotency_key",
             "created_at",
@@ -235,7 +236,9 @@ def label_payload(label: Label) -> dict[str, Any]:
         "category": label.category.slug,
         "rationale": label.rationale,
         "seconds_spent": label.seconds_spent,
-        "score_seen": label.score_seen,
+        # Not the score the analyst was not shown.
+        "score_seen": None if label.score_hidden else label.score_seen,
+        "score_hidden": label.score_hidden,
         "policy_version": label.policy_version.version,
         "idempotency_key": label.idempotency_key,
         "created_at": _datetime.to_representation(label.created_at),

@@ -35,6 +35,7 @@ from .queues import (
 from .sampling import (
     DEFAULT_DRAW_CAPACITY,
     FLAG_THRESHOLD,
+    DrawNotNeeded,
     lead_shares,
     queue_draw,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "SKIP_COOLDOWN",
     "TIE_WINDOW",
     "Conflict",
+    "DrawNotNeeded",
     "Enqueue",
     "IdempotencyConflict",
     "IntakeInvalid",

@@ -43,7 +43,8 @@ def _merge(item: ReviewItem, entry: Enqueue) -> bool:
     """Fold a new selection of a merchant into its open item. Selected twice independently,
     the merchant's inclusion probability is 1 - (1 - π1)(1 - π2), so its weight stays
     honest. The priority rises to the higher one; a leased item keeps the score its analyst
-    is looking at. Returns whether anything changed."""
+    is looking at; an item a round drew keeps its priority. Returns whether anything
+    changed."""
     changed = False
     propensity = 1 - (1 - item.propensity) * (1 - entry.propensity)
     if propensity > item.propensity:
@@ -51,7 +52,9 @@ def _merge(item: ReviewItem, entry: Enqueue) -> bool:
             item.reason = entry.reason
         item.propensity = min(1.0, propensity)
         changed = True
-    if entry.priority > item.priority:
+    # An item a sampling round drew keeps its place in the round (its priority says nothing
+    # of its score, which the analyst may not be shown).
+    if entry.priority > item.priority and item.sampling_round_id is None:
         item.priority = entry.priority
         if item.status != ReviewItem.Status.LEASED:
             item.score_id = entry.score_id
@@ -167,7 +170,7 @@ class IntakeResult:
     items_enqueued: int
 
 
-def _lock_external_ids(external_ids: list[str]) -> None:
+def external_ids_lock(external_ids: list[str]) -> None:
     """Serialise concurrent intakes of the same merchants. PostgreSQL: a transaction-scoped
     advisory lock per external id, taken in sorted order so two batches cannot deadlock.
     SQLite: the IMMEDIATE transaction already serialises writers."""
@@ -187,7 +190,7 @@ def flags_ingest(*, rows: Sequence[dict[str, Any]], actor: Any) -> IntakeResult:
     merchants, record the scores, queue them. Idempotent on (merchant, model, version): a
     replayed batch writes nothing. Rows are validated by the caller; all or nothing."""
     by_external = {row["merchant"]["external_id"]: row["merchant"] for row in rows}
-    _lock_external_ids(sorted(by_external))
+    external_ids_lock(sorted(by_external))
     merchants = Merchant.objects.select_for_update().in_bulk(
         list(by_external), field_name="external_id"
     )

@@ -16,6 +16,7 @@ from supportability.models import AuditEvent
 LOCK = """
     SELECT l.id, l.holder_id, l.outcome, l.expires_at, l.claimed_at, l.score_id,
            i.id, i.merchant_id, i.status, i.label_count, i.required_labels, i.gold_id,
+           i.score_hidden,
            s.probability, s.model_version_id, g.decision, g.category_id,
            m.external_id, m.name
     FROM labeling_lease l
@@ -31,11 +32,11 @@ RECORD = """
     WITH label AS (
         INSERT INTO labeling_label
             (item_id, merchant_id, analyst_id, lease_id, decision, category_id, rationale,
-             seconds_spent, score_seen, model_version_seen_id, policy_version_id,
-             idempotency_key, gold_correct, created_at)
+             seconds_spent, score_seen, score_hidden, model_version_seen_id,
+             policy_version_id, idempotency_key, gold_correct, created_at)
         VALUES (%(item)s, %(merchant)s, %(user)s, %(lease)s, %(decision)s, %(category)s,
-                %(rationale)s, %(seconds)s, %(score_seen)s, %(model_seen)s, %(policy)s,
-                %(key)s, %(gold_correct)s, %(now)s)
+                %(rationale)s, %(seconds)s, %(score_seen)s, %(score_hidden)s, %(model_seen)s,
+                %(policy)s, %(key)s, %(gold_correct)s, %(now)s)
         RETURNING id
     ), lease AS (
         UPDATE labeling_lease SET outcome = 'labelled', ended_at = %(now)s
@@ -63,6 +64,7 @@ class LockedLease:
     label_count: int
     required_labels: int
     gold_id: int | None
+    score_hidden: bool
     score_probability: float | None
     score_model_version_id: int | None
     gold_decision: str | None

@@ -52,6 +52,9 @@ QUEUE_SETTINGS = (
     "rereview_share",
 )
 MAX_DRAW_CAPACITY = 10_000
+# Below this, merchants the model calls safe have π so small (1e-6 at a million merchants)
+# that recall's interval says nothing.
+MIN_AUDIT_SHARE = 0.01
 
 
 def _check_mix(mix: Any) -> dict[str, float]:
@@ -69,8 +72,10 @@ def _check_mix(mix: Any) -> dict[str, float]:
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
             raise QueueInvalid(f"mix.{name}", "A share between 0 and 1.")
         shares[name] = float(value)
-    if shares["audit"] <= 0:
-        raise QueueInvalid("mix.audit", "The audit stratum needs a share above 0.")
+    if shares["audit"] < MIN_AUDIT_SHARE:
+        raise QueueInvalid(
+            "mix.audit", f"The audit stratum needs at least {MIN_AUDIT_SHARE:.0%} of a round."
+        )
     if abs(sum(shares.values()) - 1) > 0.011:
         raise QueueInvalid("mix", f"The shares add up to {sum(shares.values()):.2f}, not 1.")
     total = sum(shares.values())

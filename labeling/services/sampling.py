@@ -18,17 +18,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from supportability.audit import audit_record
 from supportability.ml.folds import near_duplicate_key
-from supportability.models import ModelVersion, Score
+from supportability.models import Merchant, ModelVersion, Score
 from supportability.services import champion
 
 from .. import strategies
 from ..models import Draw, Queue, ReviewItem, SamplingRound
-from .intake import Enqueue, items_enqueue
+from .errors import Conflict
+from .intake import Enqueue, external_ids_lock, items_enqueue
 from .queues import QueueInvalid
 
 DEFAULT_DRAW_CAPACITY = 100
@@ -132,7 +133,15 @@ def draw_priority(round_id: int, value: float) -> float:
     return -float(round_id) + float(value)
 
 
-@transaction.atomic
+class DrawNotNeeded(Conflict):
+    """The queue has enough waiting: no round drawn."""
+
+
+# Every draw writes under this transaction-scoped advisory lock (PostgreSQL), so that two
+# queues drawing at once cannot both queue the same merchant.
+DRAW_LOCK = 0x53524457  # "SRDW"
+
+
 def queue_draw(
     *,
     queue_id: int,
@@ -140,11 +149,20 @@ def queue_draw(
     shares: Mapping[str, float] | None = None,
     bandit_evidence: Mapping[str, Any] | None = None,
     rng: np.random.Generator | None = None,
+    unless_waiting: float | None = None,
 ) -> SamplingRound:
     """Draw one round into the queue: Poisson sampling over every merchant the champion
-    scored with the given shares (default: the lead's), recording each draw's π and why."""
-    queue = Queue.objects.select_for_update().get(pk=queue_id)  # one draw per queue at a time
-    if queue.draw_capacity == 0:
+    scored with the given shares (default: the lead's), recording each draw's π and why.
+
+    The population is read and the sample drawn before any lock (seconds at a million
+    merchants). The writes then happen in one transaction under a lock all draws share and
+    the upstream intake's per-merchant locks, so that a merchant queued meanwhile (by another
+    draw or an upstream flag) is merged into its open item, not queued twice; its draw is
+    then marked reused. With `unless_waiting`, raises DrawNotNeeded if that many items are
+    waiting once the lock is held (two top-ups at once draw one round)."""
+    queue = Queue.objects.get(pk=queue_id)
+    capacity = queue.draw_capacity
+    if capacity == 0:
         raise QueueInvalid("draw_capacity", "This queue takes no sampled work: set a capacity.")
     model_version = champion()
     if model_version is None:
@@ -157,93 +175,119 @@ def queue_draw(
     weights = strategies.strategy_weights(
         population.probability, population.volume, population.groups
     )
-    drawn = strategies.round_draw(weights, used, queue.draw_capacity, rng=rng, free=population.free)
+    drawn = strategies.round_draw(weights, used, capacity, rng=rng, free=population.free)
     rows = drawn.index
+    merchant_ids = [int(m) for m in population.merchant_ids[rows]]
     flagged = population.probability >= FLAG_THRESHOLD
-    free = population.free[rows]
-    sampling_round = SamplingRound.objects.create(
-        queue=queue,
-        model_version=model_version,
-        shares=used,
-        lead_shares=lead_shares(queue),
-        bandit=shares is not None and queue.bandit,
-        bandit_evidence=dict(bandit_evidence or {}),
-        capacity=queue.draw_capacity,
-        expected_reviews=float(_expected_reviews(weights, used, queue, population.free)),
-        population=len(population.merchant_ids),
-        population_flagged=int(flagged.sum()),
-        threshold=FLAG_THRESHOLD,
-        drawn=len(rows),
-        new_items=int((~free).sum()),
-        created_by=actor,
-    )
     fired = [
         ",".join(s for s in strategies.STRATEGIES if s in drawn.fired and drawn.fired[s][j])
         for j in range(len(rows))
     ]
-    new = np.flatnonzero(~free)
+    new = np.flatnonzero(~population.free[rows])
     order = within_round_order(population.groups[rows[new]], rng=rng)
     hidden = rng.random(len(new)) < queue.hide_score_share
-    items_enqueue(
-        entries=[
-            Enqueue(
-                merchant_id=int(population.merchant_ids[rows[j]]),
-                score_id=int(population.score_ids[rows[j]]),
-                priority=draw_priority(sampling_round.pk, order[k]),
-                propensity=float(drawn.inclusion[j]),
-                # Shown under the first strategy (in STRATEGIES order) whose draw chose it.
-                reason=REASON_OF[fired[j].split(",")[0]],
-                queue_id=queue.pk,
-                sampling_round_id=sampling_round.pk,
-                score_hidden=bool(hidden[k]),
+    with transaction.atomic():
+        _lock_draws()
+        external_ids_lock(
+            sorted(
+                Merchant.objects.filter(pk__in=[merchant_ids[j] for j in new]).values_list(
+                    "external_id", flat=True
+                )
             )
-            for k, j in enumerate(new)
-        ],
-        actor=actor,
-    )
-    merchant_ids = [int(m) for m in population.merchant_ids[rows]]
-    items = _latest_items(merchant_ids)
-    Draw.objects.bulk_create(
-        [
-            Draw(
-                sampling_round=sampling_round,
-                merchant_id=merchant_id,
-                item_id=items.get(merchant_id),
-                score_id=int(population.score_ids[row]),
-                probability=float(population.probability[row]),
-                propensity=float(drawn.inclusion[j]),
-                strategies=fired[j],
-                flagged=bool(flagged[row]),
-                reused=bool(free[j]),
-            )
-            for j, (row, merchant_id) in enumerate(zip(rows, merchant_ids, strict=True))
-        ],
-        batch_size=1_000,
-    )
-    audit_record(
-        actor=actor,
-        verb="queue.draw",
-        target=sampling_round,
-        after={
-            "queue": queue.slug,
-            "model": str(model_version),
-            "shares": used,
-            "bandit": sampling_round.bandit,
-            "drawn": sampling_round.drawn,
-            "new_items": sampling_round.new_items,
-            "expected_reviews": round(sampling_round.expected_reviews, 2),
-            "population": sampling_round.population,
-        },
-    )
+        )
+        queue = Queue.objects.select_for_update().get(pk=queue_id)
+        if unless_waiting is not None and _waiting(queue) >= unless_waiting:
+            raise DrawNotNeeded(f"{queue.name} has enough work waiting.")
+        sampling_round = SamplingRound.objects.create(
+            queue=queue,
+            model_version=model_version,
+            shares=used,
+            lead_shares=lead_shares(queue),
+            bandit=shares is not None and queue.bandit,
+            bandit_evidence=dict(bandit_evidence or {}),
+            capacity=capacity,
+            expected_reviews=_expected_reviews(weights, used, capacity, population.free),
+            population=len(population.merchant_ids),
+            population_flagged=int(flagged.sum()),
+            threshold=FLAG_THRESHOLD,
+            drawn=len(rows),
+            new_items=0,
+            created_by=actor,
+        )
+        items_enqueue(
+            entries=[
+                Enqueue(
+                    merchant_id=merchant_ids[j],
+                    score_id=int(population.score_ids[rows[j]]),
+                    priority=draw_priority(sampling_round.pk, order[k]),
+                    propensity=float(drawn.inclusion[j]),
+                    # Shown under the first strategy (in STRATEGIES order) that chose it.
+                    reason=REASON_OF[fired[j].split(",")[0]],
+                    queue_id=queue.pk,
+                    sampling_round_id=sampling_round.pk,
+                    score_hidden=bool(hidden[k]),
+                )
+                for k, j in enumerate(new)
+            ],
+            actor=actor,
+        )
+        created = set(sampling_round.items.values_list("merchant_id", flat=True))
+        sampling_round.new_items = len(created)
+        sampling_round.save(update_fields=["new_items"])
+        items = _latest_items(merchant_ids)
+        Draw.objects.bulk_create(
+            [
+                Draw(
+                    sampling_round=sampling_round,
+                    merchant_id=merchant_id,
+                    item_id=items.get(merchant_id),
+                    score_id=int(population.score_ids[row]),
+                    probability=float(population.probability[row]),
+                    propensity=float(drawn.inclusion[j]),
+                    strategies=fired[j],
+                    flagged=bool(flagged[row]),
+                    reused=merchant_id not in created,
+                )
+                for j, (row, merchant_id) in enumerate(zip(rows, merchant_ids, strict=True))
+            ],
+            batch_size=1_000,
+        )
+        audit_record(
+            actor=actor,
+            verb="queue.draw",
+            target=sampling_round,
+            after={
+                "queue": queue.slug,
+                "model": str(model_version),
+                "shares": used,
+                "bandit": sampling_round.bandit,
+                "drawn": sampling_round.drawn,
+                "new_items": sampling_round.new_items,
+                "expected_reviews": round(sampling_round.expected_reviews, 2),
+                "population": sampling_round.population,
+            },
+        )
     return sampling_round
 
 
+def _lock_draws() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DRAW_LOCK])
+
+
+def _waiting(queue: Queue) -> int:
+    return ReviewItem.objects.filter(
+        queue=queue, status=ReviewItem.Status.QUEUED, gold__isnull=True
+    ).count()
+
+
 def _expected_reviews(
-    weights: Mapping[str, np.ndarray], shares: Mapping[str, float], queue: Queue, free: np.ndarray
+    weights: Mapping[str, np.ndarray], shares: Mapping[str, float], capacity: int, free: np.ndarray
 ) -> float:
     """Σπ over merchants that would cost a review (a check on the capacity the round spent)."""
     sample = strategies.mix_inclusion(
-        {s: np.where(free, 0.0, w) for s, w in weights.items()}, shares, queue.draw_capacity
+        {s: np.where(free, 0.0, w) for s, w in weights.items()}, shares, capacity
     )
     return float(sample.inclusion.sum())
 

@@ -22,14 +22,16 @@ BANDIT_WINDOW = 10  # rounds of evidence the bandit weighs: recent enough to fol
 LOW_WATER = 0.5  # a queue is topped up when fewer than half a round's capacity is waiting
 
 
-def bandit_evidence(queue: Queue, *, window: int = BANDIT_WINDOW) -> dict[str, dict[str, int]]:
+def bandit_evidence(*, queue: Queue, window: int = BANDIT_WINDOW) -> dict[str, dict[str, int]]:
     """Per arm, the successes and failures among the merchants its own draw chose in the
-    queue's last `window` rounds, once their clean label is known. Success: a violation
+    queue's last `window` rounds, once their clean label is known. Draws of merchants
+    reviewed before (reused) are left out: no review was spent on them, and a merchant the
+    risk arm re-draws every round would count again each time. Success: a violation
     confirmed (reward `violations`), or the model's call at the draw proved wrong (reward
     `model_errors`: the label corrects the model, a proxy for what it learns)."""
     rounds = list(queue.rounds.order_by("-id").values_list("id", flat=True)[:window])
     draws = list(
-        Draw.objects.filter(sampling_round_id__in=rounds).values_list(
+        Draw.objects.filter(sampling_round_id__in=rounds, reused=False).values_list(
             "merchant_id", "strategies", "flagged"
         )
     )
@@ -55,17 +57,22 @@ def bandit_evidence(queue: Queue, *, window: int = BANDIT_WINDOW) -> dict[str, d
 
 
 def queue_draw_now(
-    *, queue_id: int, actor: Any = None, rng: np.random.Generator | None = None
+    *,
+    queue_id: int,
+    actor: Any = None,
+    rng: np.random.Generator | None = None,
+    unless_waiting: float | None = None,
 ) -> SamplingRound:
     """Draw a round into the queue. With the bandit on, Thompson sampling splits the lead's
     risk + uncertainty capacity by the evidence so far, and the audit stratum keeps at
-    least its floor; otherwise the lead's mix is used as it is."""
+    least its floor; otherwise the lead's mix is used as it is. `unless_waiting`: see
+    labeling's queue_draw (raises DrawNotNeeded)."""
     queue = Queue.objects.get(pk=queue_id)
     rng = rng or np.random.default_rng()
     shares = None
     evidence: dict[str, Any] = {}
     if queue.bandit:
-        evidence = bandit_evidence(queue)
+        evidence = bandit_evidence(queue=queue)
         shares = strategies.bandit_shares(
             labeling.lead_shares(queue),
             evidence["successes"],
@@ -74,7 +81,12 @@ def queue_draw_now(
             rng=rng,
         )
     return labeling.queue_draw(
-        queue_id=queue.pk, actor=actor, shares=shares, bandit_evidence=evidence, rng=rng
+        queue_id=queue.pk,
+        actor=actor,
+        shares=shares,
+        bandit_evidence=evidence,
+        rng=rng,
+        unless_waiting=unless_waiting,
     )
 
 
@@ -87,9 +99,14 @@ def queue_top_up(*, queue_id: int, rng: np.random.Generator | None = None) -> Sa
     waiting = ReviewItem.objects.filter(
         queue=queue, status=ReviewItem.Status.QUEUED, gold__isnull=True
     ).count()
-    if waiting >= LOW_WATER * queue.draw_capacity:
+    low = LOW_WATER * queue.draw_capacity
+    if waiting >= low:
         return None
-    return queue_draw_now(queue_id=queue.pk, rng=rng)
+    try:
+        # Checked again under the draw's lock: of two top-ups at once, one draws.
+        return queue_draw_now(queue_id=queue.pk, rng=rng, unless_waiting=low)
+    except labeling.DrawNotNeeded:
+        return None
 
 
 def queues_top_up() -> int:

@@ -15,6 +15,7 @@ from django.db import connection
 
 from labeling import services
 from labeling.models import Draw, Label, Lease, ReviewItem
+from supportability.models import Merchant
 from tests.factories import ReviewItemFactory, UserFactory, scored_population
 
 pytestmark = [
@@ -217,38 +218,72 @@ def test_concurrent_intakes_of_the_same_new_merchants_do_not_fail():
     assert ReviewItem.objects.filter(merchant__external_id__startswith="NEW-").count() == 20
 
 
-def test_two_top_ups_of_one_queue_at_once_queue_no_merchant_twice():
-    """The beat and a lead's button can draw into the same queue at the same moment: the
-    queue's row lock makes the second wait, and it then sees the first round's items as
-    already queued (reused, not enqueued again)."""
+def test_draws_into_two_queues_and_an_upstream_intake_at_once_queue_no_merchant_twice():
+    """The beat, a lead's button and an upstream detector can all queue merchants at the
+    same moment: draws share a lock and take the intake's per-merchant locks, so whoever
+    comes second finds the merchant queued and merges into its item (a drawn merchant is
+    then marked reused), and the one-open-item constraint is never hit."""
+    from labeling.models import Queue
+    from labeling.services.intake import MERCHANT_FIELDS
+
     scored_population(300, seed=8)
-    queue = services.queue_default()
+    general = services.queue_default()
+    other = Queue.objects.create(slug="second", name="Second", draw_capacity=120)
+    Queue.objects.filter(pk=general.pk).update(draw_capacity=120)
+    merchants = list(Merchant.objects.order_by("id")[:150])
+    rows = [
+        {
+            "merchant": {"external_id": m.external_id}
+            | {f: getattr(m, f) for f in MERCHANT_FIELDS},
+            "model": {"name": "upstream", "version": "1"},
+            "score": 0.9,
+        }
+        for m in merchants
+    ]
     rounds: list[int] = []
     errors: list[BaseException] = []
-    start = threading.Barrier(2)
+    start = threading.Barrier(3)
 
-    def draw(seed: int) -> None:
+    def draw(queue_id: int, seed: int) -> None:
         try:
             start.wait()
-            rounds.append(
-                services.queue_draw(queue_id=queue.pk, rng=np.random.default_rng(seed)).pk
-            )
+            drawn = services.queue_draw(queue_id=queue_id, rng=np.random.default_rng(seed))
+            rounds.append(drawn.pk)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=draw, args=(seed,)) for seed in (1, 2)]
+    def ingest() -> None:
+        try:
+            start.wait()
+            services.flags_ingest(rows=rows, actor=None)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=draw, args=(general.pk, 1)),
+        threading.Thread(target=draw, args=(other.pk, 2)),
+        threading.Thread(target=ingest),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert not errors
-    first, second = sorted(rounds)
-    queued_in_first = set(
-        ReviewItem.objects.filter(sampling_round_id=first).values_list("merchant_id", flat=True)
+    open_items = Counter(
+        ReviewItem.objects.filter(status="queued").values_list("merchant_id", flat=True)
     )
-    again = Draw.objects.filter(sampling_round_id=second, merchant_id__in=queued_in_first)
-    assert again.exists() and all(d.reused for d in again)
-    per_merchant = Counter(ReviewItem.objects.values_list("merchant_id", flat=True))
-    assert max(per_merchant.values()) == 1
+    assert max(open_items.values()) == 1
+    for round_id in rounds:
+        draws = Draw.objects.filter(sampling_round_id=round_id)
+        created = set(
+            ReviewItem.objects.filter(sampling_round_id=round_id).values_list(
+                "merchant_id", flat=True
+            )
+        )
+        # A draw is new exactly when its round created the merchant's item.
+        assert {d.merchant_id for d in draws if not d.reused} == created
+        assert all(d.item_id is not None for d in draws)

@@ -3,14 +3,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from labeling.models import ReviewItem
+from labeling import services
+from labeling.models import ReviewItem, SamplingRound
 from supportability.models import AuditEvent, Merchant, ModelVersion, Score
 from supportability.services import token_create
 from tests.clients import bearer
-from tests.factories import MerchantFactory
+from tests.factories import MerchantFactory, scored_population
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +130,18 @@ def test_intake_needs_the_flags_scope(make_user):
     session.force_authenticate(make_user("analyst"))
     assert session.post("/api/v1/flags/", _rows(1), format="json").status_code == 403
     assert Merchant.objects.count() == 0
+
+
+def test_an_upstream_flag_on_a_drawn_item_keeps_its_place_in_the_round():
+    """Its priority says where it sits in its round, not its score, which the analyst may
+    not be shown; raising it to the flag's score would give the score away."""
+    scored_population(50, seed=2)
+    queue = services.queue_default()
+    drawn = services.queue_draw(queue_id=queue.pk, rng=np.random.default_rng(0))
+    item = SamplingRound.objects.get(pk=drawn.pk).items.first()
+    before = item.priority
+    services.items_enqueue(
+        entries=[services.Enqueue(item.merchant_id, None, 0.97, 1.0, ReviewItem.Reason.UPSTREAM)]
+    )
+    item.refresh_from_db()
+    assert item.priority == before and item.propensity == 1.0

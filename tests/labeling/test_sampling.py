@@ -136,6 +136,11 @@ def test_hidden_score_share_is_drawn_per_item(queue):
     queue.save()
     drawn = _draw(queue, seed=4)
     assert not ReviewItem.objects.filter(sampling_round=drawn, score_hidden=True).exists()
+    queue.hide_score_share = 0.5
+    queue.save()
+    drawn = _draw(queue, seed=5)
+    hidden = ReviewItem.objects.filter(sampling_round=drawn, score_hidden=True).count()
+    assert 0.25 * drawn.new_items < hidden < 0.75 * drawn.new_items  # a coin per item
 
 
 def test_draw_without_a_champion_says_so(queue):

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from labeling import services as labeling
-from labeling.models import Draw, ReviewItem
+from labeling.api.serializers import label_payload
+from labeling.models import Draw, Label, ReviewItem, SamplingRound
 from review import services
-from review.estimates import automation_bias, estimates_current
+from review.estimates import _Draw, _Round, _samples, automation_bias, estimates_current
 from review.models import CleanLabel
 from supportability.models import Score
 from tests.factories import ReviewItemFactory, label_through_services, scored_population
@@ -69,13 +70,19 @@ def test_no_estimates_before_anything_is_settled(world):
     assert estimates.rows == [] and estimates.drawn == Draw.objects.count() > 0
 
 
-def _labelled(analyst, *, hidden: bool, score: float, decision: str) -> None:
-    item: ReviewItem = ReviewItemFactory.create(score_hidden=hidden, score__probability=score)
+def _labelled(analyst, *, hidden: bool, score: float, decision: str, drawn=True) -> None:
+    sampling_round = SamplingRound.objects.first() if drawn else None
+    item: ReviewItem = ReviewItemFactory.create(
+        score_hidden=hidden, score__probability=score, sampling_round=sampling_round
+    )
     category = "none" if decision == "supportable" else "pseudo-pharmaceuticals"
     label_through_services(analyst, item, decision, category)
 
 
-def test_automation_bias_compares_agreement_with_the_model_shown_and_hidden(make_user):
+def test_automation_bias_compares_agreement_with_the_model_shown_and_hidden(make_user, world):
+    queue, _ = world
+    services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(5))
+    ReviewItem.objects.update(status=ReviewItem.Status.DONE)  # out of the way
     analyst = make_user("analyst", username="bias")
     for hidden, decisions in (
         (False, ["prohibited", "prohibited", "prohibited", "supportable"]),
@@ -85,9 +92,35 @@ def test_automation_bias_compares_agreement_with_the_model_shown_and_hidden(make
             _labelled(analyst, hidden=hidden, score=0.9, decision=decision)
     _labelled(analyst, hidden=False, score=0.2, decision="supportable")  # agrees: clean
     _labelled(analyst, hidden=False, score=0.9, decision="unsure")  # left out
+    # Flagged upstream, never hidden: easy agreement that would flatter the shown group.
+    _labelled(analyst, hidden=False, score=0.95, decision="prohibited", drawn=False)
     bias = automation_bias()
     assert (bias.shown.value, bias.shown.n) == (pytest.approx(0.8), 5)
     assert (bias.hidden.value, bias.hidden.n) == (pytest.approx(0.25), 4)
     assert bias.gap.value == pytest.approx(0.55)
     assert bias.gap.low < bias.gap.value < bias.gap.high
-    assert ReviewItem.objects.filter(score_hidden=True).count() == 4
+    assert Label.objects.filter(score_hidden=True).count() == 4
+
+
+def test_the_label_response_does_not_give_a_hidden_score_away(make_user):
+    analyst = make_user("analyst", username="blind")
+    item: ReviewItem = ReviewItemFactory.create(score_hidden=True, score__probability=0.93)
+    label = label_through_services(analyst, item, "prohibited", "pseudo-pharmaceuticals")
+    payload = label_payload(label)
+    assert payload["score_seen"] is None and payload["score_hidden"] is True
+    label.refresh_from_db()
+    assert label.score_hidden and label.score_seen == pytest.approx(0.93)  # kept for leads
+
+
+def test_unsettled_draws_are_adjusted_for_within_their_class():
+    """Draws of merchants reviewed before settle first; new ones as the round is worked.
+    Each class's resolved draws stand for the whole class: π times its resolved share."""
+    reused = [_Draw(0.5, True, True, "prohibited", "x") for _ in range(4)]
+    new = [_Draw(0.2, False, False, "supportable", "none") for _ in range(2)]
+    new += [_Draw(0.2, False, False, None, "") for _ in range(6)]  # not settled yet
+    (sample,) = _samples([_Round(1, 100, 10, reused + new)], lambda d, c: d == "prohibited")
+    assert list(sample.inclusion) == pytest.approx([0.5] * 4 + [0.2 * 2 / 8] * 2)
+    assert list(sample.y) == [1, 1, 1, 1, 0, 0]
+    # A class nobody settled yet would be under-counted: the round waits.
+    waiting = [_Draw(0.2, False, False, None, "") for _ in range(3)]
+    assert _samples([_Round(1, 100, 10, reused + waiting)], lambda d, c: True) == []

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from labeling import services as labeling
-from labeling.models import GoldAnswer, Queue, ReviewItem, SamplingRound
+from labeling.models import Draw, GoldAnswer, Queue, ReviewItem, SamplingRound
+from review import services
 from supportability.models import AuditEvent
 from tests.clients import logged_in
 from tests.factories import MerchantFactory, QueueFactory, ReviewItemFactory, scored_population
@@ -145,6 +147,26 @@ def test_lead_draws_a_round_and_sees_why_each_item_is_there(lead):
     fired = head.draws.get().strategies.split(",")
     assert f"Drawn by {' and '.join(fired)} in round {drawn.pk}" in row
     assert f"{head.propensity:.3f}" in row
+
+
+def test_an_item_drawn_again_is_explained_by_the_round_that_queued_it(lead):
+    scored_population(200, seed=3)
+    queue = labeling.queue_default()
+    queue.draw_capacity = 15
+    queue.save()
+    first = services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(1))
+    second = services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(2))
+    redrawn = set(
+        Draw.objects.filter(sampling_round=second, reused=True).values_list("item_id", flat=True)
+    )
+    head = ReviewItem.objects.filter(sampling_round=first, pk__in=redrawn)
+    assert head.exists()  # some of the first round's items were drawn again
+    html = logged_in(lead).get("/lead/queues/").content.decode()
+    for item in head:
+        row = html[html.index(f'data-item="{item.pk}"') :]
+        row = row[: row.index("</tr>")]
+        assert f"in round {first.pk}" in row and f"in round {second.pk}" not in row
+        assert f"{item.propensity:.3f}" in row
 
 
 def test_drawing_without_a_champion_is_409_naming_why(lead):

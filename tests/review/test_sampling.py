@@ -47,11 +47,20 @@ def settle(sampling_round: SamplingRound, violating: Callable[[Draw], bool]) -> 
 def test_bandit_evidence_counts_each_arm_by_the_draws_it_chose(queue):
     drawn = services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(0))
     settle(drawn, lambda d: d.probability > 0.3)
-    evidence = services.bandit_evidence(queue)
+    evidence = services.bandit_evidence(queue=queue)
     for arm in ("risk", "uncertainty"):
-        chose = [d for d in drawn.draws.all() if arm in d.strategies.split(",")]
+        chose = [d for d in drawn.draws.filter(reused=False) if arm in d.strategies.split(",")]
         assert evidence["successes"][arm] == sum(d.probability > 0.3 for d in chose)
         assert evidence["failures"][arm] == sum(d.probability <= 0.3 for d in chose)
+
+
+def test_merchants_drawn_again_add_no_evidence(queue):
+    first = services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(0))
+    settle(first, lambda d: True)
+    before = services.bandit_evidence(queue=queue)
+    again = services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(1))
+    assert again.draws.filter(reused=True).exists()  # the riskiest are drawn again
+    assert services.bandit_evidence(queue=queue) == before  # nothing new was reviewed
 
 
 def _bandit_rounds(queue, violating, rounds=4):
