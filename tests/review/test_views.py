@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 import pytest
 from django.test import Client
 
@@ -65,3 +66,19 @@ def test_dashboard_shows_weighted_and_naive_estimates_and_automation_bias(lead):
     assert "Precision of flagging" in table and "Recall of the model" in table
     assert table.count('class="ipw"') == table.count('class="naive"') >= 5
     assert 'id="bias-table"' in html and "Score hidden" in html
+
+
+def test_dashboard_reads_stay_few_as_rounds_accumulate(lead, django_assert_max_num_queries):
+    scored_population(200, seed=7)
+    queue = labeling.queue_default()
+    client = logged_in(lead)
+    client.get("/lead/")  # warm the session and the caches
+    for seed in range(3):
+        drawn = services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(seed))
+        settle(drawn, lambda d: d.probability > 0.4)
+        with django_assert_max_num_queries(40) as queries:
+            assert client.get("/lead/").status_code == 200
+        counts = len(queries)
+        if seed == 0:
+            first = counts
+    assert counts == first  # one more round adds rows, not queries
