@@ -104,20 +104,35 @@ def test_strategy_weights_on_known_inputs():
     volume = np.array([100.0, 0.0, np.e - 1, 99.0])
     w = s.strategy_weights(p, volume, groups=np.array([7, 7, 3, 5]))
     assert tuple(w) == s.STRATEGIES
-    assert w["risk"] == pytest.approx([0.0, 0.0, 0.5, 0.9 * np.log(100)])
+    sharp_risk, sharp_margin = s.RISK_SHARPNESS, s.UNCERTAINTY_SHARPNESS
+    # Risk: sharpened probability times log exposure; no exposure, no risk weight.
+    assert w["risk"] == pytest.approx([0.0, 0.0, 0.5**sharp_risk, 0.9**sharp_risk * np.log(100)])
     floor = s.UNCERTAINTY_FLOOR
-    assert w["uncertainty"] == pytest.approx([floor, 0.5, 1.0, 0.2])
+    margins = np.array([0.0, 0.5, 1.0, 0.2]) ** sharp_margin
+    assert w["uncertainty"] == pytest.approx(np.maximum(margins, floor))
+    assert w["uncertainty"][0] == floor and w["uncertainty"][2] == 1.0
     # Rows 0 and 1 share a near-duplicate group: each weighs half its uncertainty.
-    assert w["diversity"] == pytest.approx([floor / 2, 0.25, 1.0, 0.2])
+    assert w["diversity"] == pytest.approx(w["uncertainty"] / np.array([2, 2, 1, 1]))
     assert w["audit"] == pytest.approx([1.0] * 4)
 
 
 def test_strategy_weights_without_volume_or_groups():
-    p = np.array([0.1, 0.6])
+    p = np.array([0.1, 0.6, 0.95])
     w = s.strategy_weights(p)
-    assert w["risk"] == pytest.approx(p)
+    assert w["risk"] == pytest.approx(p**s.RISK_SHARPNESS)
+    assert np.all(np.diff(w["risk"]) > 0)  # the ranking of p is kept
     assert w["diversity"] == pytest.approx(w["uncertainty"])
-    assert all((v >= 0).all() for v in w.values())
+    assert all((v > 0).all() for v in w.values())
+
+
+def test_sharpened_weights_concentrate_the_draw_on_the_top_of_the_ranking():
+    rng = np.random.default_rng(12)
+    p = rng.beta(0.3, 5, size=20_000)
+    top = p >= np.quantile(p, 0.99)
+    pi = s.poisson_inclusion(s.strategy_weights(p)["risk"], expected=50)
+    plain = s.poisson_inclusion(p, expected=50)
+    # Most of the risk stratum's capacity goes to the top 1 %, far more than in proportion.
+    assert pi[top].sum() > 0.5 * 50 > plain[top].sum()
 
 
 def test_poisson_inclusion_spends_the_capacity_on_rows_not_yet_labelled():
