@@ -296,6 +296,11 @@ class SamplingRound(models.Model):
     population = models.PositiveIntegerField()
     population_flagged = models.PositiveIntegerField()
     threshold = models.FloatField()  # the flagging threshold precision and recall refer to
+    # The model's scores summed over the population and over its flagged merchants, at the
+    # draw: with each draw's score, they make the estimates model-assisted (the weights then
+    # only carry the model's errors). Null on rounds drawn before they were kept.
+    score_sum = models.FloatField(null=True, blank=True)
+    flagged_score_sum = models.FloatField(null=True, blank=True)
     drawn = models.PositiveIntegerField()
     new_items = models.PositiveIntegerField()
     created_by = models.ForeignKey(

@@ -57,6 +57,7 @@ class Estimates:
 @dataclass(frozen=True)
 class _Draw:
     propensity: float
+    probability: float  # the model's score at the draw
     flagged: bool
     reused: bool  # reviewed before the round: its label was there, or comes sooner
     decision: str | None  # None: no clean label yet
@@ -68,37 +69,75 @@ class _Round:
     model_version_id: int
     population: int
     population_flagged: int
+    score_sum: float | None
+    flagged_score_sum: float | None
     draws: list[_Draw]
 
 
 def _rounds() -> list[_Round]:
     """Every round with its draws and their clean labels, oldest first (two queries)."""
     rounds = {
-        r["id"]: _Round(r["model_version_id"], r["population"], r["population_flagged"], [])
+        r["id"]: _Round(
+            r["model_version_id"],
+            r["population"],
+            r["population_flagged"],
+            r["score_sum"],
+            r["flagged_score_sum"],
+            [],
+        )
         for r in SamplingRound.objects.order_by("id").values(
-            "id", "model_version_id", "population", "population_flagged"
+            "id",
+            "model_version_id",
+            "population",
+            "population_flagged",
+            "score_sum",
+            "flagged_score_sum",
         )
     }
-    for round_id, propensity, flagged, reused, decision, slug in Draw.objects.values_list(
+    for round_id, propensity, p, flagged, reused, decision, slug in Draw.objects.values_list(
         "sampling_round_id",
         "propensity",
+        "probability",
         "flagged",
         "reused",
         "merchant__clean_label__decision",
         "merchant__clean_label__category__slug",
     ):
-        rounds[round_id].draws.append(_Draw(propensity, flagged, reused, decision, slug or ""))
+        rounds[round_id].draws.append(_Draw(propensity, p, flagged, reused, decision, slug or ""))
     return [r for r in rounds.values() if r.draws]
 
 
-def _samples(rounds: list[_Round], outcome: Outcome) -> list[RoundSample]:
+def _samples(
+    rounds: list[_Round], outcome: Outcome, *, assisted: bool = False, split: bool = False
+) -> list[RoundSample]:
     """Each round's resolved draws, as a Poisson sample. Nonresponse is adjusted within two
     classes: draws of merchants reviewed before the round (their labels are there first)
     and new ones (resolved as analysts work the round, in random order): each resolved
     draw's π is scaled by its class's resolved share. A round with a class nobody resolved
-    yet is left out (it would under-count that class)."""
+    yet is left out (it would under-count that class).
+
+    `assisted`: the estimate is model-assisted, the weights carrying only the model's
+    errors (labeling.estimation); the harness found plain Horvitz-Thompson intervals
+    covering 66-81 % of the time under the default mix, the model-assisted hull 97-100 %.
+    The prediction is the score (for "violating"), or with `split` (a decision or category
+    among violators) the score times the outcome's share among the violators settled in
+    the earlier rounds: fixed before the round was drawn, as the estimator needs (the first
+    round's is 0: plain weights). Rounds without the score sums (drawn before they were
+    kept) are left out of an assisted estimate."""
     samples = []
+    earlier_violators = earlier_outcome = 0
     for r in rounds:
+        share = (
+            (earlier_outcome / earlier_violators if earlier_violators else 0.0) if split else 1.0
+        )
+        settled = [d for d in r.draws if d.decision is not None]
+        earlier_violators += sum(d.decision in VIOLATING_DECISIONS for d in settled)
+        earlier_outcome += sum(
+            d.decision in VIOLATING_DECISIONS and outcome(d.decision or "", d.category)
+            for d in settled
+        )
+        if assisted and (r.score_sum is None or r.flagged_score_sum is None):
+            continue
         scale: dict[bool, float] = {}
         for reused in (True, False):
             cls = [d for d in r.draws if d.reused == reused]
@@ -115,6 +154,13 @@ def _samples(rounds: list[_Round], outcome: Outcome) -> list[RoundSample]:
                     flagged=np.array([d.flagged for d in resolved], dtype=bool),
                     population=r.population,
                     population_flagged=r.population_flagged,
+                    prediction=(
+                        share * np.array([d.probability for d in resolved]) if assisted else None
+                    ),
+                    population_prediction=share * (r.score_sum or 0.0) if assisted else None,
+                    population_flagged_prediction=(
+                        share * (r.flagged_score_sum or 0.0) if assisted else None
+                    ),
                 )
             )
     return samples
@@ -142,7 +188,7 @@ def estimates_current() -> Estimates:
     draws = [d for r in rounds for d in r.draws]
     resolved = [d for d in draws if d.decision is not None]
     rows: list[EstimateRow] = []
-    violating = _samples(rounds, _decision_in(VIOLATING_DECISIONS))
+    violating = _samples(rounds, _decision_in(VIOLATING_DECISIONS), assisted=True)
     if any(len(sample.y) for sample in violating):
         first = _row("Violating (restricted or prohibited)", "decision", violating)
         # Clean labels are final decisions, so supportable is the complement: its own
@@ -153,11 +199,12 @@ def estimates_current() -> Estimates:
             EstimateRow("Supportable", _complement(first.ipw), _complement(first.naive), "decision")
         )
         for value in (Decision.RESTRICTED, Decision.PROHIBITED):
-            outcome = _samples(rounds, _decision_in({value}))
+            outcome = _samples(rounds, _decision_in({value}), assisted=True, split=True)
             rows.append(_row(Decision(value).label, "decision", outcome))
         for slug, name in _categories(resolved):
-            rows.append(_row(name, "category", _samples(rounds, _category_is(slug))))
-        model_violating = _samples(mine, _decision_in(VIOLATING_DECISIONS))
+            outcome = _samples(rounds, _category_is(slug), assisted=True, split=True)
+            rows.append(_row(name, "category", outcome))
+        model_violating = _samples(mine, _decision_in(VIOLATING_DECISIONS), assisted=True)
         rows.append(
             _row(
                 f"Precision of flagging (score ≥ {FLAG_THRESHOLD:.2f})",

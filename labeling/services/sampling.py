@@ -210,6 +210,8 @@ def queue_draw(
             population=len(population.merchant_ids),
             population_flagged=int(flagged.sum()),
             threshold=FLAG_THRESHOLD,
+            score_sum=float(population.probability.sum()),
+            flagged_score_sum=float(population.probability[flagged].sum()),
             drawn=len(rows),
             new_items=0,
             created_by=actor,

@@ -115,12 +115,33 @@ def test_the_label_response_does_not_give_a_hidden_score_away(make_user):
 def test_unsettled_draws_are_adjusted_for_within_their_class():
     """Draws of merchants reviewed before settle first; new ones as the round is worked.
     Each class's resolved draws stand for the whole class: π times its resolved share."""
-    reused = [_Draw(0.5, True, True, "prohibited", "x") for _ in range(4)]
-    new = [_Draw(0.2, False, False, "supportable", "none") for _ in range(2)]
-    new += [_Draw(0.2, False, False, None, "") for _ in range(6)]  # not settled yet
-    (sample,) = _samples([_Round(1, 100, 10, reused + new)], lambda d, c: d == "prohibited")
+    reused = [_Draw(0.5, 0.9, True, True, "prohibited", "x") for _ in range(4)]
+    new = [_Draw(0.2, 0.1, False, False, "supportable", "none") for _ in range(2)]
+    new += [_Draw(0.2, 0.1, False, False, None, "") for _ in range(6)]  # not settled yet
+    (sample,) = _samples(
+        [_Round(1, 100, 10, 20.0, 9.0, reused + new)], lambda d, c: d == "prohibited"
+    )
     assert list(sample.inclusion) == pytest.approx([0.5] * 4 + [0.2 * 2 / 8] * 2)
     assert list(sample.y) == [1, 1, 1, 1, 0, 0]
     # A class nobody settled yet would be under-counted: the round waits.
-    waiting = [_Draw(0.2, False, False, None, "") for _ in range(3)]
-    assert _samples([_Round(1, 100, 10, reused + waiting)], lambda d, c: True) == []
+    waiting = [_Draw(0.2, 0.1, False, False, None, "") for _ in range(3)]
+    assert _samples([_Round(1, 100, 10, 20.0, 9.0, reused + waiting)], lambda d, c: True) == []
+
+
+def test_estimates_are_model_assisted_with_what_the_round_knew():
+    """The model's score of each draw and its sums over the population at the draw ride
+    along; a split (a category among violators) scales them by its share in earlier rounds
+    only (the first round's is 0: plain weights)."""
+    first = [_Draw(1.0, 0.9, True, False, "prohibited", "gambling")]
+    first += [_Draw(1.0, 0.2, False, False, "supportable", "none")]
+    second = [_Draw(0.5, 0.8, True, False, "prohibited", "gambling")]
+    rounds = [_Round(1, 10, 2, 3.0, 1.5, first), _Round(1, 10, 2, 3.5, 1.6, second)]
+    violating = _samples(rounds, lambda d, c: d == "prohibited", assisted=True)
+    assert list(violating[0].prediction) == pytest.approx([0.9, 0.2])
+    assert violating[1].population_prediction == pytest.approx(3.5)
+    gambling = _samples(rounds, lambda d, c: c == "gambling", assisted=True, split=True)
+    assert list(gambling[0].prediction) == [0.0, 0.0]  # nothing settled before round 1
+    assert list(gambling[1].prediction) == pytest.approx([0.8])  # all earlier violators
+    assert gambling[1].population_flagged_prediction == pytest.approx(1.6)
+    old = _Round(1, 10, 2, None, None, first)  # drawn before the sums were kept
+    assert _samples([old], lambda d, c: True, assisted=True) == []
