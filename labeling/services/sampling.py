@@ -228,6 +228,10 @@ def queue_draw(
                     queue_id=queue.pk,
                     sampling_round_id=sampling_round.pk,
                     score_hidden=bool(hidden[k]),
+                    # Drawn by the audit stratum alone: the heaviest weights in every
+                    # estimate (1/π in the hundreds), so one analyst's slip would move them
+                    # most. Two independent labels, as the queue's overlap asks.
+                    required_labels=queue.overlap_k if fired[j] == "audit" else None,
                 )
                 for k, j in enumerate(new)
             ],

@@ -201,3 +201,10 @@ def test_the_lead_sets_the_mix_and_the_next_round_uses_it(queue, lead):
     assert AuditEvent.objects.filter(verb="queue.update", after__mix=queue.mix).exists()
     drawn = _draw(queue)
     assert drawn.shares == pytest.approx(mix) and not drawn.bandit
+
+
+def test_merchants_only_the_audit_stratum_drew_need_two_labels(queue):
+    drawn = _draw(queue, seed=6)
+    audit_only = ReviewItem.objects.filter(sampling_round=drawn, draws__strategies="audit")
+    assert audit_only.exists()
+    assert set(audit_only.values_list("required_labels", flat=True)) == {queue.overlap_k}
