@@ -198,6 +198,7 @@ def strategy_weights(
     probability: np.ndarray,
     monthly_volume: np.ndarray | None = None,
     groups: np.ndarray | None = None,
+    categories: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Non-negative weights per strategy in `STRATEGIES` over the population.
 
@@ -208,6 +209,12 @@ def strategy_weights(
     near-duplicate group (`groups`: one id per row; None: every row its own group), so a
     cluster of look-alikes weighs what one of them does and cannot fill the sample; audit:
     uniform.
+
+    `categories` (optional): one row per merchant of P(category | violating) for its likeliest
+    categories (zeros where the model gave none). Then the uncertainty is the larger of the
+    binary margin and p times the margin between the two likeliest categories: a merchant
+    that is likely violating but whose category the model cannot tell is informative too
+    (per-category uncertainty; sharpened like the rest, it counts when both are near 1).
     """
     p = np.clip(np.asarray(probability, float), 0.0, 1.0)
     n = len(p)
@@ -218,7 +225,17 @@ def strategy_weights(
         if len(monthly_volume) != n:
             raise ValueError("monthly_volume must have one value per probability")
         risk_weight = risk(sharp, monthly_volume)
-    uncertainty = np.maximum(margin_uncertainty(p) ** UNCERTAINTY_SHARPNESS, UNCERTAINTY_FLOOR)
+    unsure = margin_uncertainty(p)
+    if categories is not None:
+        given = np.clip(np.asarray(categories, float), 0.0, 1.0)
+        if given.ndim != 2 or len(given) != n:
+            raise ValueError("categories must have one row per probability")
+        top = -np.sort(-given, axis=1)
+        # Margin between the two likeliest categories; rows with fewer than two say nothing.
+        second = top[:, 1] if top.shape[1] > 1 else np.zeros(n)
+        category_margin = np.where(second > 0, 1.0 - (top[:, 0] - second), 0.0)
+        unsure = np.maximum(unsure, p * category_margin)
+    uncertainty = np.maximum(unsure**UNCERTAINTY_SHARPNESS, UNCERTAINTY_FLOOR)
     if groups is None:
         diversity = uncertainty.copy()
     else:

@@ -34,6 +34,7 @@ from .queues import QueueInvalid
 
 DEFAULT_DRAW_CAPACITY = 100
 FLAG_THRESHOLD = 0.5  # the model flags a merchant at this calibrated probability
+TOP_CATEGORIES = 3  # the explanation's top categories (supportability.ml.model)
 NEAR_DUPLICATE_DISCOUNT = 0.5  # each further near-duplicate in a round ranks this much lower
 
 REASON_OF = {
@@ -61,6 +62,7 @@ class Population:
     volume: np.ndarray
     groups: np.ndarray  # near-duplicate group per merchant
     free: np.ndarray  # already has a review item: drawing it costs no review
+    categories: np.ndarray  # P(category | violating) of the model's top categories, per row
 
 
 def population_load(model_version: ModelVersion) -> Population:
@@ -79,6 +81,7 @@ def population_load(model_version: ModelVersion) -> Population:
             "merchant__url",
             "merchant__name",
             "reviewed",
+            "explanation__categories",
         )
     )
     n = rows.count()
@@ -88,9 +91,10 @@ def population_load(model_version: ModelVersion) -> Population:
     volume = np.empty(n)
     groups = np.empty(n, dtype=np.int64)
     free = np.empty(n, dtype=bool)
+    categories = np.zeros((n, TOP_CATEGORIES))
     group_of: dict[str, int] = {}
     k = 0
-    for merchant_id, score_id, p, v, url, name, reviewed in rows.iterator(chunk_size=20_000):
+    for merchant_id, score_id, p, v, url, name, reviewed, top in rows.iterator(chunk_size=20_000):
         if k == n:
             break  # scored since the count: the next round has it
         merchant_ids[k], score_ids[k], probability[k] = merchant_id, score_id, p
@@ -98,6 +102,10 @@ def population_load(model_version: ModelVersion) -> Population:
         # No URL and no name: a group of its own.
         key = near_duplicate_key(url, name) or f"merchant:{merchant_id}"
         groups[k] = group_of.setdefault(key, len(group_of))
+        # The model's P(category | violating) for its top categories (our own model's
+        # explanation; upstream detectors may send none).
+        for c, pair in enumerate((top or [])[:TOP_CATEGORIES]):
+            categories[k, c] = float(pair[1])
         k += 1
     return Population(
         merchant_ids=merchant_ids[:k],
@@ -106,6 +114,7 @@ def population_load(model_version: ModelVersion) -> Population:
         volume=volume[:k],
         groups=groups[:k],
         free=free[:k],
+        categories=categories[:k],
     )
 
 
@@ -173,7 +182,7 @@ def queue_draw(
     rng = rng or np.random.default_rng()
     used = dict(shares) if shares is not None else lead_shares(queue)
     weights = strategies.strategy_weights(
-        population.probability, population.volume, population.groups
+        population.probability, population.volume, population.groups, population.categories
     )
     drawn = strategies.round_draw(weights, used, capacity, rng=rng, free=population.free)
     rows = drawn.index

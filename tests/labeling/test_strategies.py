@@ -268,3 +268,25 @@ def test_bandit_respects_the_audit_floor():
     assert s.bandit_shares(high, {}, {}, audit_floor=0.1, rng=rng)["audit"] == pytest.approx(
         0.3 / 1.3
     )
+
+
+def test_a_likely_violator_whose_category_is_unclear_is_uncertain_too():
+    p = np.array([0.9, 0.9, 0.5, 0.02])
+    categories = np.array(
+        [
+            [0.98, 0.01, 0.01],  # sure it is this category
+            [0.35, 0.33, 0.32],  # cannot tell which
+            [0.98, 0.01, 0.01],
+            [0.35, 0.33, 0.32],  # unclear, but hardly violating
+        ]
+    )
+    binary = s.strategy_weights(p)["uncertainty"]
+    weights = s.strategy_weights(p, categories=categories)["uncertainty"]
+    assert weights[1] > 100 * weights[0]  # the unclear category lifts it
+    assert weights[0] == pytest.approx(binary[0])  # a clear one changes nothing
+    assert weights[2] == pytest.approx(binary[2]) == pytest.approx(1.0)  # p = 0.5 stays top
+    assert weights[3] == pytest.approx(binary[3])  # p small: the category hardly matters
+    none_given = s.strategy_weights(p, categories=np.zeros((4, 3)))["uncertainty"]
+    assert none_given == pytest.approx(binary)  # upstream scores without categories
+    with pytest.raises(ValueError, match="one row per probability"):
+        s.strategy_weights(p, categories=categories[:2])
