@@ -9,6 +9,13 @@ import time
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
+# Merchants by COPY, in the column order every benchmark writes its rows in.
+MERCHANT_COPY = (
+    "COPY supportability_merchant (external_id, name, country, mcc, url, description,"
+    " website_text, refund_rate, dispute_rate, cnp_share, account_age_days,"
+    " monthly_volume, created_at, updated_at) FROM STDIN"
+)
+
 
 def bench_url(base_url: str) -> str:
     parsed = urlparse(base_url)
@@ -57,11 +64,7 @@ def load(n: int, analysts: int) -> dict[str, Any]:
     rng = random.Random(n)
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY supportability_merchant (external_id, name, country, mcc, url, description,"
-            " website_text, refund_rate, dispute_rate, cnp_share, account_age_days,"
-            " monthly_volume, created_at, updated_at) FROM STDIN"
-        ) as copy:
+        with cursor.copy(MERCHANT_COPY) as copy:
             for i in range(n):
                 copy.write_row(
                     (

@@ -24,7 +24,7 @@ from pathlib import Path
 # shadow the standard library's queue module: put the repository root there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench.queue_setup import copy_labels, django_setup, recreate_database
+from bench.queue_setup import MERCHANT_COPY, copy_labels, django_setup, recreate_database
 
 ANSWERS = ["supportable/none"] * 17 + [
     "restricted/gambling",
@@ -61,11 +61,7 @@ def load(n: int, analysts: int, rng: random.Random) -> int:
     policy = PolicyVersion.objects.get(is_current=True).pk
     doubles = [rng.random() < 0.10 for _ in range(n)]
     with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY supportability_merchant (external_id, name, country, mcc, url, description,"
-            " website_text, refund_rate, dispute_rate, cnp_share, account_age_days,"
-            " monthly_volume, created_at, updated_at) FROM STDIN"
-        ) as copy:
+        with cursor.copy(MERCHANT_COPY) as copy:
             for i in range(n):
                 copy.write_row(
                     (f"Q{i:08d}", f"Merchant {i}", "US", "5999", "", "", "", *BLANK_MERCHANT)

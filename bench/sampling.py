@@ -24,7 +24,7 @@ from typing import Any
 # The script's own folder holds bench/queue.py, which would shadow the standard library's.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench.queue_setup import bench_url, django_setup, recreate_database
+from bench.queue_setup import MERCHANT_COPY, bench_url, django_setup, recreate_database
 
 REVIEWED_SHARE = 0.05
 
@@ -51,11 +51,7 @@ def load(n: int) -> None:
     none = PolicyCategory.objects.get(slug="none").pk
     drugs = PolicyCategory.objects.get(slug="pseudo-pharmaceuticals").pk
     with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY supportability_merchant (external_id, name, country, mcc, url, description,"
-            " website_text, refund_rate, dispute_rate, cnp_share, account_age_days,"
-            " monthly_volume, created_at, updated_at) FROM STDIN"
-        ) as copy:
+        with cursor.copy(MERCHANT_COPY) as copy:
             for i in range(n):
                 group = i if i % 10 else i // 10  # a tenth are look-alikes of another
                 copy.write_row(
