@@ -123,7 +123,7 @@ def _samples(
     among violators) the score times the outcome's share among the violators settled in
     the earlier rounds: fixed before the round was drawn, as the estimator needs (the first
     round's is 0: plain weights). Rounds without the score sums (drawn before they were
-    kept) are left out of an assisted estimate."""
+    kept) count with plain weights."""
     samples = []
     earlier_violators = earlier_outcome = 0
     for r in rounds:
@@ -136,8 +136,9 @@ def _samples(
             d.decision in VIOLATING_DECISIONS and outcome(d.decision or "", d.category)
             for d in settled
         )
-        if assisted and (r.score_sum is None or r.flagged_score_sum is None):
-            continue
+        # A round drawn before the score sums were kept: plain weights (f = 0, still fixed
+        # before its draw, so the sum over rounds stays unbiased).
+        with_model = assisted and r.score_sum is not None and r.flagged_score_sum is not None
         scale: dict[bool, float] = {}
         for reused in (True, False):
             cls = [d for d in r.draws if d.reused == reused]
@@ -155,11 +156,11 @@ def _samples(
                     population=r.population,
                     population_flagged=r.population_flagged,
                     prediction=(
-                        share * np.array([d.probability for d in resolved]) if assisted else None
+                        share * np.array([d.probability for d in resolved]) if with_model else None
                     ),
-                    population_prediction=share * (r.score_sum or 0.0) if assisted else None,
+                    population_prediction=share * (r.score_sum or 0.0) if with_model else None,
                     population_flagged_prediction=(
-                        share * (r.flagged_score_sum or 0.0) if assisted else None
+                        share * (r.flagged_score_sum or 0.0) if with_model else None
                     ),
                 )
             )

@@ -104,8 +104,7 @@ def population_load(model_version: ModelVersion) -> Population:
         groups[k] = group_of.setdefault(key, len(group_of))
         # The model's P(category | violating) for its top categories (our own model's
         # explanation; upstream detectors may send none).
-        for c, pair in enumerate((top or [])[:TOP_CATEGORIES]):
-            categories[k, c] = float(pair[1])
+        categories[k] = _top_categories(top)
         k += 1
     return Population(
         merchant_ids=merchant_ids[:k],
@@ -116,6 +115,20 @@ def population_load(model_version: ModelVersion) -> Population:
         free=free[:k],
         categories=categories[:k],
     )
+
+
+def _top_categories(top: Any) -> np.ndarray:
+    """P(category | violating) of the explanation's likeliest categories ([[slug, p], ...]
+    from our own model); zeros for anything else (an explanation is free-form JSON)."""
+    values = np.zeros(TOP_CATEGORIES)
+    if not isinstance(top, list):
+        return values
+    for c, pair in enumerate(top[:TOP_CATEGORIES]):
+        try:
+            values[c] = min(max(float(pair[1]), 0.0), 1.0)
+        except (TypeError, ValueError, KeyError, IndexError):
+            return np.zeros(TOP_CATEGORIES)
+    return values
 
 
 def within_round_order(

@@ -208,3 +208,28 @@ def test_merchants_only_the_audit_stratum_drew_need_two_labels(queue):
     audit_only = ReviewItem.objects.filter(sampling_round=drawn, draws__strategies="audit")
     assert audit_only.exists()
     assert set(audit_only.values_list("required_labels", flat=True)) == {queue.overlap_k}
+
+
+def test_a_round_keeps_the_models_score_sums_over_the_population(queue, champion):
+    drawn = _draw(queue)
+    scores = list(
+        Score.objects.filter(model_version=champion).values_list("probability", flat=True)
+    )
+    assert drawn.score_sum == pytest.approx(sum(scores))
+    flagged = [p for p in scores if p >= services.FLAG_THRESHOLD]
+    assert drawn.flagged_score_sum == pytest.approx(sum(flagged))
+    assert drawn.population_flagged == len(flagged)
+
+
+def test_the_population_reads_the_models_categories_and_ignores_odd_ones(champion):
+    from labeling.services.sampling import population_load
+
+    first, second, third = Score.objects.filter(model_version=champion).order_by("merchant_id")[:3]
+    Score.objects.filter(pk=first.pk).update(
+        explanation={"categories": [["gambling", 0.4], ["adult-content", 0.35]]}
+    )
+    Score.objects.filter(pk=second.pk).update(explanation={"categories": {"a": 0.6}})
+    Score.objects.filter(pk=third.pk).update(explanation={"categories": [["a", "x"]]})
+    population = population_load(champion)
+    assert list(population.categories[0]) == pytest.approx([0.4, 0.35, 0.0])
+    assert not population.categories[1:3].any()

@@ -144,4 +144,22 @@ def test_estimates_are_model_assisted_with_what_the_round_knew():
     assert list(gambling[1].prediction) == pytest.approx([0.8])  # all earlier violators
     assert gambling[1].population_flagged_prediction == pytest.approx(1.6)
     old = _Round(1, 10, 2, None, None, first)  # drawn before the sums were kept
-    assert _samples([old], lambda d, c: True, assisted=True) == []
+    (plain,) = _samples([old], lambda d, c: True, assisted=True)
+    assert plain.prediction is None and len(plain.y) == 2  # counted, with plain weights
+
+
+def test_a_split_predicts_by_the_share_among_violators_of_earlier_rounds_only():
+    def settled(*outcomes):
+        return [_Draw(1.0, 0.5, True, False, d, c) for d, c in outcomes]
+
+    rounds = [
+        _Round(1, 10, 2, 3.0, 1.5, settled(("prohibited", "gambling"), ("prohibited", "adult"))),
+        _Round(1, 10, 2, 3.0, 1.5, settled(("restricted", "weapons"), ("supportable", "none"))),
+        _Round(1, 10, 2, 3.0, 1.5, settled(("prohibited", "gambling"))),
+    ]
+    gambling = _samples(rounds, lambda d, c: c == "gambling", assisted=True, split=True)
+    # Violators settled before each round: none; gambling + adult; those + weapons.
+    shares = [0.0, 1 / 2, 1 / 3]
+    for sample, share in zip(gambling, shares, strict=True):
+        assert sample.population_prediction == pytest.approx(3.0 * share)
+        assert list(sample.prediction) == pytest.approx([0.5 * share] * len(sample.y))
