@@ -172,3 +172,20 @@ def scored_population(n: int, *, seed: int = 0, prevalence_scale: float = 1.0) -
         ]
     )
     return champion
+
+
+def clean_label(merchant: Merchant | None = None, **fields: Any) -> Any:
+    """A merchant's clean label, written directly (the API tests read them)."""
+    from review.models import CleanLabel
+
+    values = {
+        "decision": "prohibited",
+        "category": "pseudo-pharmaceuticals",
+        "source": CleanLabel.Source.AGREEMENT,
+        "confidence": 0.9,
+        "label_ids": [1, 2],
+        "for_training": True,
+        "propensity": 0.25,
+    } | fields
+    values["category"] = PolicyCategory.objects.get(slug=values["category"])
+    return CleanLabel.objects.create(merchant=merchant or MerchantFactory.create(), **values)

@@ -9,29 +9,15 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from review.models import CleanLabel
-from supportability.models import AuditEvent, LabelSnapshot, LabelSnapshotRow, PolicyCategory
+from supportability.models import AuditEvent, LabelSnapshot, LabelSnapshotRow
 from supportability.services import SnapshotRow, snapshot_create, token_create, token_revoke
 from tests.clients import api_as, bearer
-from tests.factories import MerchantFactory, UserFactory, escalated_item
+from tests.factories import MerchantFactory, UserFactory, clean_label, escalated_item
 
 pytestmark = pytest.mark.django_db
 
 SNAPSHOTS = "/api/v1/snapshots/"
 CLEAN_LABELS = "/api/v1/clean-labels/"
-
-
-def clean_label(merchant=None, **fields):
-    values = {
-        "decision": "prohibited",
-        "category": "pseudo-pharmaceuticals",
-        "source": CleanLabel.Source.AGREEMENT,
-        "confidence": 0.9,
-        "label_ids": [1, 2],
-        "for_training": True,
-        "propensity": 0.25,
-    } | fields
-    values["category"] = PolicyCategory.objects.get(slug=values["category"])
-    return CleanLabel.objects.create(merchant=merchant or MerchantFactory(), **values)
 
 
 def snapshot_of(merchants, *, actor=None, note="") -> LabelSnapshot:
@@ -50,13 +36,6 @@ def snapshot_of(merchants, *, actor=None, note="") -> LabelSnapshot:
         for i, m in enumerate(merchants)
     ]
     return snapshot_create(rows=rows, filters={"note": note}, actor=actor)
-
-
-@pytest.fixture
-def reader() -> APIClient:
-    """A retraining job's client: a service token with `labels:read`."""
-    _, secret = token_create(name="trainer", scopes=["labels:read"])
-    return bearer(secret)
 
 
 def body_of(response) -> str:
@@ -325,80 +304,6 @@ def test_post_with_refresh_recomputes_clean_labels_first(lead, make_user):
         "prohibited",
         "weapons",
     )
-
-
-# --- clean labels ---------------------------------------------------------------------------
-
-
-def test_clean_labels_are_listed_in_merchant_order_with_their_provenance(lead):
-    merchants = [MerchantFactory() for _ in range(3)]
-    for m in reversed(merchants):
-        clean_label(m, label_ids=[m.pk * 10])
-    page = api_as(lead).get(f"{CLEAN_LABELS}?page_size=2").json()
-    assert [r["merchant_id"] for r in page["results"]] == [m.pk for m in merchants[:2]]
-    first = page["results"][0]
-    assert first == {
-        "merchant_id": merchants[0].pk,
-        "merchant_external_id": merchants[0].external_id,
-        "decision": "prohibited",
-        "category": "pseudo-pharmaceuticals",
-        "source": "agreement",
-        "confidence": 0.9,
-        "for_training": True,
-        "propensity": 0.25,
-        "label_ids": [merchants[0].pk * 10],
-        "computed_at": first["computed_at"],
-    }
-    assert first["computed_at"]
-    rest = api_as(lead).get(page["next"]).json()
-    assert [r["merchant_id"] for r in rest["results"]] == [merchants[2].pk]
-
-
-def test_clean_labels_filter_by_source_and_for_training(reader):
-    gold = clean_label(source=CleanLabel.Source.GOLD)
-    estimate = clean_label(source=CleanLabel.Source.ESTIMATE, for_training=False)
-    agreement = clean_label()
-    client = reader
-
-    def ids(query: str) -> list[int]:
-        response = client.get(f"{CLEAN_LABELS}?{query}")
-        assert response.status_code == 200
-        return [r["merchant_id"] for r in response.json()["results"]]
-
-    assert ids("source=gold") == [gold.merchant_id]
-    assert ids("for_training=false") == [estimate.merchant_id]
-    assert ids("for_training=true") == [gold.merchant_id, agreement.merchant_id]
-    assert ids("source=estimate&for_training=true") == []
-    everyone = [gold.merchant_id, estimate.merchant_id, agreement.merchant_id]
-    assert ids("source=&for_training=") == everyone  # an empty field filters nothing, as in a form
-
-
-@pytest.mark.parametrize(
-    ("query", "field"),
-    [
-        ("source=hunch", "source"),
-        ("source=GOLD", "source"),
-        ("for_training=maybe", "for_training"),
-        ("for_training=1", "for_training"),
-    ],
-)
-def test_clean_labels_with_a_bad_filter_are_400_naming_it(query, field, reader):
-    clean_label()
-    response = reader.get(f"{CLEAN_LABELS}?{query}")
-    assert response.status_code == 400
-    assert field in response.json()["errors"]
-
-
-def test_clean_labels_list_does_not_query_per_row(django_assert_num_queries, reader):
-    client = reader
-    for _ in range(3):
-        clean_label()
-    with django_assert_num_queries(3):
-        assert len(client.get(CLEAN_LABELS).json()["results"]) == 3
-    for _ in range(4):
-        clean_label()
-    with django_assert_num_queries(3):
-        assert len(client.get(CLEAN_LABELS).json()["results"]) == 7
 
 
 # --- the export command ---------------------------------------------------------------------
