@@ -112,3 +112,10 @@ def labels_recent(*, limit: int = 50) -> QuerySet[Label]:
     return Label.objects.select_related(
         "merchant", "analyst", "category", "policy_version"
     ).order_by("-id")[:limit]
+
+
+def queued_waiting(*, queue: Queue) -> int:
+    """Items waiting for an analyst in the queue (gold items are not work waiting)."""
+    return ReviewItem.objects.filter(
+        queue=queue, status=ReviewItem.Status.QUEUED, gold__isnull=True
+    ).count()

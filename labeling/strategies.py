@@ -256,6 +256,7 @@ class RoundDraw:
     index: np.ndarray  # int rows selected this round
     inclusion: np.ndarray  # overall pi of each selected row (0 < pi <= 1)
     fired: dict[str, np.ndarray]  # per strategy with share > 0: its own Bernoulli chose the row
+    expected: float  # sum of pi over the rows that are not free: the reviews it should cost
 
 
 def round_draw(
@@ -301,6 +302,7 @@ def round_draw(
         index=index,
         inclusion=inclusion,
         fired={name: fire[index] for name, fire in fires.items()},
+        expected=float(-np.expm1(log_miss[~mask]).sum()),
     )
 
 

@@ -25,6 +25,7 @@ from .errors import (
 from .intake import Enqueue, IntakeInvalid, IntakeResult, flags_ingest, items_enqueue
 from .labels import LabelInput, label_submit, validate_label
 from .queues import (
+    DEFAULT_DRAW_CAPACITY,
     QueueInvalid,
     gold_create,
     items_reprioritise,
@@ -33,7 +34,6 @@ from .queues import (
     queue_update,
 )
 from .sampling import (
-    DEFAULT_DRAW_CAPACITY,
     FLAG_THRESHOLD,
     DrawNotNeeded,
     lead_shares,

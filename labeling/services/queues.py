@@ -33,7 +33,8 @@ def queue_default() -> Queue:
     # The general queue draws active-learning rounds (the migration set the same on
     # databases that had it already).
     queue, _ = Queue.objects.get_or_create(
-        slug=Queue.DEFAULT_SLUG, defaults={"name": "General", "draw_capacity": 100}
+        slug=Queue.DEFAULT_SLUG,
+        defaults={"name": "General", "draw_capacity": DEFAULT_DRAW_CAPACITY},
     )
     return queue
 
@@ -51,6 +52,7 @@ QUEUE_SETTINGS = (
     "hide_score_share",
     "rereview_share",
 )
+DEFAULT_DRAW_CAPACITY = 100  # the general queue's reviews per active-learning round
 MAX_DRAW_CAPACITY = 10_000
 # Below this, merchants the model calls safe have π so small (1e-6 at a million merchants)
 # that recall's interval says nothing.

@@ -28,11 +28,11 @@ from supportability.services import champion
 
 from .. import strategies
 from ..models import Draw, Queue, ReviewItem, SamplingRound
+from ..selectors import queued_waiting
 from .errors import Conflict
 from .intake import Enqueue, external_ids_lock, items_enqueue
 from .queues import QueueInvalid
 
-DEFAULT_DRAW_CAPACITY = 100
 FLAG_THRESHOLD = 0.5  # the model flags a merchant at this calibrated probability
 TOP_CATEGORIES = 3  # the explanation's top categories (supportability.ml.model)
 NEAR_DUPLICATE_DISCOUNT = 0.5  # each further near-duplicate in a round ranks this much lower
@@ -218,7 +218,7 @@ def queue_draw(
             )
         )
         queue = Queue.objects.select_for_update().get(pk=queue_id)
-        if unless_waiting is not None and _waiting(queue) >= unless_waiting:
+        if unless_waiting is not None and queued_waiting(queue=queue) >= unless_waiting:
             raise DrawNotNeeded(f"{queue.name} has enough work waiting.")
         sampling_round = SamplingRound.objects.create(
             queue=queue,
@@ -228,7 +228,7 @@ def queue_draw(
             bandit=shares is not None and queue.bandit,
             bandit_evidence=dict(bandit_evidence or {}),
             capacity=capacity,
-            expected_reviews=_expected_reviews(weights, used, capacity, population.free),
+            expected_reviews=drawn.expected,
             population=len(population.merchant_ids),
             population_flagged=int(flagged.sum()),
             threshold=FLAG_THRESHOLD,
@@ -302,22 +302,6 @@ def _lock_draws() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DRAW_LOCK])
-
-
-def _waiting(queue: Queue) -> int:
-    return ReviewItem.objects.filter(
-        queue=queue, status=ReviewItem.Status.QUEUED, gold__isnull=True
-    ).count()
-
-
-def _expected_reviews(
-    weights: Mapping[str, np.ndarray], shares: Mapping[str, float], capacity: int, free: np.ndarray
-) -> float:
-    """Σπ over merchants that would cost a review (a check on the capacity the round spent)."""
-    sample = strategies.mix_inclusion(
-        {s: np.where(free, 0.0, w) for s, w in weights.items()}, shares, capacity
-    )
-    return float(sample.inclusion.sum())
 
 
 def _latest_items(merchant_ids: list[int]) -> dict[int, int]:

@@ -12,7 +12,8 @@ import numpy as np
 
 from labeling import services as labeling
 from labeling import strategies
-from labeling.models import BanditReward, Draw, Queue, ReviewItem, SamplingRound
+from labeling.models import BanditReward, Draw, Queue, SamplingRound
+from labeling.selectors import queued_waiting
 from supportability.ml.taxonomy import VIOLATING_DECISIONS
 
 from ..models import CleanLabel
@@ -96,11 +97,8 @@ def queue_top_up(*, queue_id: int, rng: np.random.Generator | None = None) -> Sa
     queue = Queue.objects.get(pk=queue_id)
     if queue.draw_capacity == 0 or queue.paused:
         return None
-    waiting = ReviewItem.objects.filter(
-        queue=queue, status=ReviewItem.Status.QUEUED, gold__isnull=True
-    ).count()
     low = LOW_WATER * queue.draw_capacity
-    if waiting >= low:
+    if queued_waiting(queue=queue) >= low:
         return None
     try:
         # Checked again under the draw's lock: of two top-ups at once, one draws.
