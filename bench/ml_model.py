@@ -20,8 +20,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from supportability.ml.calibration import expected_calibration_error
-from supportability.ml.model import train_model
 from supportability.ml.synthetic import generate_merchants, model_inputs
+from supportability.ml.training import train_model
 
 
 def benchmark(size: int, *, holdout: int, seed: int = 1) -> dict[str, object]:

@@ -25,8 +25,8 @@ from .ml.model import (
     dump_model,
     load_model_cached,
     sha256_of,
-    train_model,
 )
+from .ml.training import train_model
 from .models import (
     ApiToken,
     LabelSnapshot,

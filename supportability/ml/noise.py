@@ -23,7 +23,8 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from .model import BLAS_THREADS, _binary_classifier, _check_numeric
+from .model import BLAS_THREADS, check_numeric
+from .training import binary_classifier
 
 
 def out_of_fold_probabilities(
@@ -47,7 +48,7 @@ def out_of_fold_probabilities(
     """
     n = len(texts)
     y = np.asarray(y).astype(np.int64)
-    numeric = _check_numeric(numeric, n)
+    numeric = check_numeric(numeric, n)
     if y.shape != (n,) or not np.isin(y, (0, 1)).all():
         raise ValueError(f"y must be {n} values of 0 or 1")
     minority = int(min(y.sum(), n - y.sum()))
@@ -119,7 +120,7 @@ def _fit_predict(
     def features(rows: np.ndarray, text_matrix: sp.csr_matrix) -> sp.csr_matrix:
         return sp.hstack([text_matrix, sp.csr_matrix(scaler.transform(numeric[rows]))], "csr")
 
-    classifier = _binary_classifier(seed)
+    classifier = binary_classifier(seed)
     classifier.fit(features(train, text_train), y[train])
     text_test = vectorizer.transform([texts[i] for i in test])
     return np.asarray(classifier.predict_proba(features(test, text_test)), dtype=np.float64)

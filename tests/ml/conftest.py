@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from supportability.ml.model import TrainedModel, train_model
+from supportability.ml.model import TrainedModel
 from supportability.ml.synthetic import ModelInputs, generate_merchants, model_inputs
 from supportability.ml.synthetic.merchants import SyntheticMerchant
+from supportability.ml.training import train_model
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

@@ -11,7 +11,6 @@ import pytest
 from supportability.ml.features import NUMERIC_FEATURES, numeric_raw_values, tfidf_transform
 from supportability.ml.folds import cross_validation_folds, near_duplicate_key
 from supportability.ml.model import (
-    C_GRID,
     ModelLoadError,
     TrainedModel,
     TrainingDataError,
@@ -19,10 +18,10 @@ from supportability.ml.model import (
     load_model,
     load_model_cached,
     sha256_of,
-    train_model,
 )
 from supportability.ml.synthetic import ModelInputs
 from supportability.ml.taxonomy import VIOLATION_CATEGORIES
+from supportability.ml.training import C_GRID, train_model
 
 
 def _train(inputs: ModelInputs, *, sample_weight: np.ndarray | None = None) -> TrainedModel:
