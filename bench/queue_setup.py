@@ -88,7 +88,8 @@ def load(n: int, analysts: int) -> dict[str, Any]:
         first_id = cursor.fetchone()[0]
         with cursor.copy(
             "COPY labeling_reviewitem (merchant_id, queue_id, reason, status, priority,"
-            " propensity, required_labels, label_count, created_at, updated_at) FROM STDIN"
+            " propensity, required_labels, label_count, score_hidden, created_at, updated_at)"
+            " FROM STDIN"
         ) as copy:
             for i in range(n):
                 copy.write_row(
@@ -101,6 +102,7 @@ def load(n: int, analysts: int) -> dict[str, Any]:
                         1.0,
                         2 if rng.random() < 0.1 else 1,
                         0,
+                        False,
                         "now",
                         "now",
                     )
@@ -146,12 +148,12 @@ def copy_labels(
     first_lease = cursor.fetchone()[0]
     with cursor.copy(
         "COPY labeling_label (item_id, merchant_id, analyst_id, lease_id, decision,"
-        " category_id, rationale, seconds_spent, policy_version_id, idempotency_key,"
-        " created_at) FROM STDIN"
+        " category_id, rationale, seconds_spent, score_hidden, policy_version_id,"
+        " idempotency_key, created_at) FROM STDIN"
     ) as copy:
         for j, (item, merchant, user, said) in enumerate(labels):
             decision, slug = said.split("/")
             copy.write_row(
                 (item, merchant, user, first_lease + j, decision, categories[slug], "",
-                 rng.lognormvariate(3.5, 0.6), policy_id, f"b{j}", "now")
+                 rng.lognormvariate(3.5, 0.6), False, policy_id, f"b{j}", "now")
             )  # fmt: skip

@@ -195,12 +195,13 @@ def _load_labels(
     doubles = [rng.random() < DOUBLE_SHARE for _ in reviewed]
     with cursor.copy(
         "COPY labeling_reviewitem (merchant_id, queue_id, reason, status, priority,"
-        " propensity, required_labels, label_count, created_at, updated_at) FROM STDIN"
+        " propensity, required_labels, label_count, score_hidden, created_at, updated_at)"
+        " FROM STDIN"
     ) as copy:
         for (merchant, _, pi, score), double in zip(reviewed, doubles, strict=True):
             k = 2 if double else 1
             reason = "flagged" if score >= 0.5 else "audit_sample"
-            copy.write_row((merchant, queue, reason, "done", score, pi, k, k, "now", "now"))
+            copy.write_row((merchant, queue, reason, "done", score, pi, k, k, False, "now", "now"))
     cursor.execute("SELECT min(id) FROM labeling_reviewitem")
     first_item = cursor.fetchone()[0]
     labels = []
@@ -228,13 +229,13 @@ def _load_queue(cursor: Any, drawn: Drawn, queue: int, rng: random.Random) -> No
     }
     with cursor.copy(
         "COPY labeling_reviewitem (merchant_id, queue_id, reason, status, priority,"
-        " propensity, required_labels, label_count, score_id, created_at, updated_at)"
-        " FROM STDIN"
+        " propensity, required_labels, label_count, score_id, score_hidden, created_at,"
+        " updated_at) FROM STDIN"
     ) as copy:
         for merchant, pi in drawn.queued:
             score, p = scores[merchant]
             reason = "flagged" if p >= 0.5 else "audit_sample"
             k = 2 if rng.random() < DOUBLE_SHARE else 1
             copy.write_row(
-                (merchant, queue, reason, "queued", p, pi, k, 0, score, "now", "now")
+                (merchant, queue, reason, "queued", p, pi, k, 0, score, False, "now", "now")
             )  # fmt: skip

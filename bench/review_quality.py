@@ -70,13 +70,15 @@ def load(n: int, analysts: int, rng: random.Random) -> int:
         first_merchant = cursor.fetchone()[0]
         with cursor.copy(
             "COPY labeling_reviewitem (merchant_id, queue_id, reason, status, priority,"
-            " propensity, required_labels, label_count, created_at, updated_at) FROM STDIN"
+            " propensity, required_labels, label_count, score_hidden, created_at, updated_at)"
+            " FROM STDIN"
         ) as copy:
             for i in range(n):
                 k = 2 if doubles[i] else 1
                 copy.write_row(
-                    (first_merchant + i, queue.pk, "flagged", "done", 0.5, 1.0, k, k, "now", "now")
-                )
+                    (first_merchant + i, queue.pk, "flagged", "done", 0.5, 1.0, k, k, False,
+                     "now", "now")
+                )  # fmt: skip
         cursor.execute("SELECT min(id) FROM labeling_reviewitem")
         first_item = cursor.fetchone()[0]
         # Who labelled what, and what they said: the truth with their accuracy.
