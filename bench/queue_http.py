@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the smoke run's server must not meet another's)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
@@ -49,6 +57,8 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
         start_new_session=True,
     )
     for _ in range(100):
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode} while starting")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", "/healthz")

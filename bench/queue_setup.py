@@ -24,14 +24,24 @@ def bench_url(base_url: str) -> str:
 
 
 def recreate_database(url: str) -> None:
+    _administer(url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", "CREATE DATABASE {}")
+
+
+def drop_database(url: str) -> None:
+    _administer(url, "DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
+def _administer(url: str, *statements: str) -> None:
+    """Run statements about URL's database from the server's `postgres` database."""
     import psycopg
+    from psycopg import sql
 
     parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
+    name = sql.Identifier(parsed.path.lstrip("/"))
     admin = urlunparse(parsed._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            conn.execute(sql.SQL(statement).format(name))
 
 
 def django_setup(url: str) -> None:
