@@ -9,6 +9,9 @@ with clean labels), loaded by COPY. Then `--rounds` rounds of the default mix ar
 through the service (`review.services.queue_draw_now`), their draws settled with clean
 labels, and the dashboard's reads (`estimates_current`, `automation_bias`) timed. Peak RSS
 is the process's: the draw holds the population as arrays.
+
+`--smoke`: 500 merchants, 2 rounds, in a database of its own (dropped afterwards); the run
+fails unless every round drew merchants and the estimates have a prevalence.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from typing import Any
 # The script's own folder holds bench/queue.py, which would shadow the standard library's.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from bench import smoke
 from bench.queue_setup import MERCHANT_COPY, bench_url, django_setup, recreate_database
 
 REVIEWED_SHARE = 0.05
+SMOKE = {"size": 500, "rounds": 2}
 
 
 def load(n: int) -> None:
@@ -113,10 +118,10 @@ def settle(sampling_round: Any, rng: Any) -> None:
     )
 
 
-def bench_size(base_url: str, n: int, rounds: int) -> dict[str, Any]:
+def bench_size(url: str, n: int, rounds: int) -> dict[str, Any]:
+    """N merchants on the database at `url` (dropped and re-created first), `rounds` draws."""
     import numpy as np
 
-    url = bench_url(base_url)
     recreate_database(url)
     django_setup(url)
     from labeling.services import queue_default
@@ -165,14 +170,8 @@ def bench_size(base_url: str, n: int, rounds: int) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/supportability")
-    n = args.size
-    r = bench_size(base, n, args.rounds)
+def report(r: dict[str, Any]) -> None:
+    n = r["n"]
     print(
         f"N={n:,}  load {r['load_s']:.1f} s  draw {' / '.join(f'{s:.2f}' for s in r['draw_s'])} s"
         f"  drawn {r['drawn']} (new {r['new_items']})  estimates {r['estimates_s']:.3f} s"
@@ -180,6 +179,24 @@ def main() -> None:
         f"  violating {r['violating']}  risk draws in the top 0.1/1/10 %:"
         f" {r['risk_draws_in_top']}"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    smoke.add_flag(parser)
+    args = parser.parse_args()
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/supportability")
+    if args.smoke:
+        smoke.shrink(args, **SMOKE)
+        with smoke.throwaway_database(base, "sampling") as url:
+            r = bench_size(url, args.size, args.rounds)
+        report(r)
+        smoke.check(all(r["drawn"]), f"a round drew no merchant: {r['drawn']}")
+        smoke.check(r["violating"] is not None, "no prevalence estimate")
+        return
+    report(bench_size(bench_url(base), args.size, args.rounds))
 
 
 if __name__ == "__main__":
