@@ -7,6 +7,9 @@ the QA draw over a large label history, on PostgreSQL.
 Loads N done items (10 % labelled twice) with their leases and labels by COPY, 20
 simulated analysts of accuracies 0.70-0.95, then times quality_compute() and one
 qa_audits_draw() batch, and prints the peak resident memory of the process.
+
+`--smoke`: 300 items and 4 analysts in a database of its own (dropped afterwards); the run
+fails unless the computation saw the double labels, analyst pairs, and drew audits.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 # shadow the standard library's queue module: put the repository root there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from bench import smoke
 from bench.queue_setup import MERCHANT_COPY, copy_labels, django_setup, recreate_database
 
 ANSWERS = ["supportable/none"] * 17 + [
@@ -31,6 +35,7 @@ ANSWERS = ["supportable/none"] * 17 + [
     "prohibited/drugs",
     "prohibited/weapons",
 ]
+SMOKE = {"items": 300, "analysts": 4}
 
 
 # refund, dispute and card-not-present rates, account age, volume, created, updated.
@@ -93,30 +98,22 @@ def load(n: int, analysts: int, rng: random.Random) -> int:
     return len(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--analysts", type=int, default=20)
-    parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        sys.exit("set DATABASE_URL=postgres://... (the benchmark recreates <name>_quality_bench)")
-    url = base.split("?")[0].removesuffix("_quality_bench") + "_quality_bench"
-    if args.load_only:
-        recreate_database(url)
-        django_setup(url)
-        started = time.perf_counter()
-        labels = load(args.items, args.analysts, random.Random(args.items))
-        took = time.perf_counter() - started
-        print(f"loaded {args.items:,} items and {labels:,} labels in {took:.1f} s")
-        return
-    # Load in a child process, so that this one's peak memory is the computation's alone.
+def load_only(url: str, args: argparse.Namespace) -> None:
+    recreate_database(url)
+    django_setup(url)
+    started = time.perf_counter()
+    labels = load(args.items, args.analysts, random.Random(args.items))
+    took = time.perf_counter() - started
+    print(f"loaded {args.items:,} items and {labels:,} labels in {took:.1f} s")
+
+
+def measure(url: str, args: argparse.Namespace) -> dict[str, int]:
+    """Load the database at `url` in a child process (so that this one's peak memory is the
+    computation's alone), then time the computation and the QA draw."""
     subprocess.run(
-        [sys.executable, __file__, "--load-only", f"--items={args.items}",
+        [sys.executable, __file__, f"--load-only={url}", f"--items={args.items}",
          f"--analysts={args.analysts}"],
         check=True,
-        env={**os.environ, "DATABASE_URL": url},
     )  # fmt: skip
     django_setup(url)
     from review.models import AgreementStat
@@ -137,6 +134,31 @@ def main() -> None:
         f"qa_audits_draw, one batch of 5,000 labels: {time.perf_counter() - started:.2f} s,"
         f" {drawn} drawn"
     )
+    return {"labels": run.label_count, "pairs": pairs, "drawn": drawn}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--analysts", type=int, default=20)
+    parser.add_argument("--load-only", metavar="URL", help=argparse.SUPPRESS)
+    smoke.add_flag(parser)
+    args = parser.parse_args()
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        sys.exit("set DATABASE_URL=postgres://... (the benchmark recreates <name>_quality_bench)")
+    if args.load_only:  # the parent's child, told which database to recreate and load
+        load_only(args.load_only, args)
+        return
+    if args.smoke:
+        smoke.shrink(args, **SMOKE)
+        with smoke.throwaway_database(base, "quality") as url:
+            seen = measure(url, args)
+        smoke.check(seen["labels"] > args.items, f"{seen['labels']} labels on {args.items} items")
+        smoke.check(seen["pairs"] > 0, "no analyst pair")
+        smoke.check(seen["drawn"] > 0, "no QA audit drawn")
+        return
+    measure(base.split("?")[0].removesuffix("_quality_bench") + "_quality_bench", args)
 
 
 if __name__ == "__main__":
