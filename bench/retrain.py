@@ -19,20 +19,28 @@ chunk's ``retrain_promote`` promotes and re-prioritises the queue. Prints second
 the CPU time spent during the rescoring by the workers, by their PostgreSQL backends and by
 everything else on the machine (on a shared machine, other people's work), and peak
 resident memory (this process; each worker's pool process). The labelled 10,000 historical
-decisions count towards ``--labelled``; ``--skip-load`` reuses the loaded database.
+decisions (``--seed-decisions``) count towards ``--labelled``; ``--skip-load`` reuses the
+loaded database.
+
+``--smoke``: 2,600 merchants (300 historical decisions, 300 reviewed by 4 analysts) and one
+worker, in a database of its own (dropped afterwards) and on a Celery queue of its own; the
+run fails unless the retraining succeeded and rescored every merchant.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +49,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
+from bench import smoke
 from bench.queue_setup import django_setup, recreate_database
-from bench.retrain_world import load
+from bench.retrain_world import ANALYSTS, SEED_DECISIONS, load
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/14"
+# A world of 2,600 merchants: 300 historical decisions, 300 reviewed (π averages about 0.17
+# on the champion's scores: 2,300 candidates draw about 390), and up to 50 queued.
+SMOKE = {
+    "labelled": 600,
+    "merchants": 2_000,
+    "queued": 50,
+    "workers": [1],
+    "seed_decisions": 300,
+    "analysts": 4,
+}
 
 
 def rss_mb() -> float:
@@ -106,16 +125,18 @@ def _database_backends() -> list[int]:
 
 
 class Workers:
-    """N `celery -A supportability worker --concurrency 1` processes on the bench database."""
+    """N `celery -A supportability worker --concurrency 1` processes on the bench database,
+    named after this run (a ping counts only them, not another run's)."""
 
     def __init__(self, n: int, env: dict[str, str], log_dir: Path) -> None:
         self.processes = []
+        self.name = f"retrain-bench-{os.getpid()}-"
         for i in range(n):
             log = (log_dir / f"worker{i}.log").open("w")
             self.processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "celery", "-A", "supportability", "worker",
-                     "--concurrency", "1", "--pool", "prefork", "-n", f"retrain-bench-{i}@%h",
+                     "--concurrency", "1", "--pool", "prefork", "-n", f"{self.name}{i}@%h",
                      "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 )
@@ -129,9 +150,7 @@ class Workers:
             if any(p.poll() is not None for p in self.processes):
                 raise RuntimeError("a worker exited while starting: see its log")
             replies = app.control.ping(timeout=1.0) or []
-            if sum("retrain-bench-" in name for reply in replies for name in reply) >= len(
-                self.processes
-            ):
+            if sum(self.name in name for reply in replies for name in reply) >= len(self.processes):
                 return
         raise RuntimeError("the workers did not answer a ping in time")
 
@@ -351,43 +370,25 @@ def machine() -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--labelled", type=int, default=100_000)
-    parser.add_argument("--merchants", type=int, default=1_000_000, help="unlabelled, to score")
-    parser.add_argument("--queued", type=int, default=50_000)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
-    parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        sys.exit("set DATABASE_URL=postgres://... (the benchmark recreates <name>_retrain_bench)")
-    url = bench_database(base)
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not broker.startswith("redis"):
-        broker = DEFAULT_BROKER
-    os.environ["CELERY_BROKER_URL"] = broker
-    if args.load_only:
-        recreate_database(url)
-        django_setup(url)
-        print(
-            json.dumps(load(labelled=args.labelled, merchants=args.merchants, queued=args.queued))
-        )
-        return
-    world: dict[str, Any] = {"skipped": True}
-    if not args.skip_load:
-        # Load in a child process, so that this one's peak memory is the chain's alone.
-        started = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, __file__, "--load-only", f"--labelled={args.labelled}",
-             f"--merchants={args.merchants}", f"--queued={args.queued}"],
-            check=True, env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        world = json.loads(out.stdout.strip().splitlines()[-1])
-        world["load_seconds"] = round(time.perf_counter() - started, 1)
-        print(f"loaded: {json.dumps(world)}", flush=True)
+def load_world(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Load in a child process, so that this one's peak memory is the chain's alone."""
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, __file__, f"--load-only={url}", f"--labelled={args.labelled}",
+         f"--merchants={args.merchants}", f"--queued={args.queued}",
+         f"--seed-decisions={args.seed_decisions}", f"--analysts={args.analysts}"],
+        check=True, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    world = json.loads(out.stdout.strip().splitlines()[-1])
+    world["load_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"loaded: {json.dumps(world)}", flush=True)
+    return world
+
+
+def bench(url: str, args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Load the world into the database at `url` (unless --skip-load), then one retraining
+    per worker count."""
+    world = {"skipped": True} if args.skip_load else load_world(url, args)
     django_setup(url)
     from django.core.management import call_command
 
@@ -395,7 +396,6 @@ def main() -> None:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "CELERY_BROKER_URL": broker,
         "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
         "SECRET_KEY": os.environ["SECRET_KEY"],
         "DEBUG": "0",
@@ -406,10 +406,84 @@ def main() -> None:
     print(f"worker logs: {log_dir}", flush=True)
     runs = []
     for n in args.workers:
-        result = retrain(n, env, log_dir)
+        try:
+            result = retrain(n, env, log_dir)
+        except Exception:
+            if args.smoke:  # CI shows this output only: the workers' side goes with it
+                _print_logs(log_dir)
+            raise
         print(json.dumps(result), flush=True)
         runs.append(result)
-    report(world, runs)
+    if args.smoke:
+        shutil.rmtree(log_dir)
+    return world, runs
+
+
+def _print_logs(log_dir: Path) -> None:
+    for log in sorted(log_dir.glob("*.log")):
+        print(f"--- {log}\n{log.read_text()}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def smoke_celery_queue() -> Iterator[None]:
+    """The smoke run's own Celery queue: on a Redis that others use (CI's worker tests, a
+    second run), its workers take only its tasks and its purge empties only its queue.
+    Deleted afterwards, bindings and all."""
+    queue = f"retrain-smoke-{os.getpid()}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.smoke_celery_settings"
+    os.environ["BENCH_CELERY_QUEUE"] = queue
+    try:
+        yield
+    finally:
+        from supportability.celery import app
+
+        with app.connection_for_write() as conn:
+            bound = app.amqp.queues[queue](conn.default_channel)
+            bound.declare()  # the channel deletes only the bindings it knows of
+            bound.delete()
+
+
+def smoke_checks(world: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    for run in runs:
+        smoke.check(
+            run["scored"] == run["merchants"],
+            f"{run['scored']} of {run['merchants']} merchants rescored",
+        )
+        smoke.check(run["train_rows"] > 0, "the candidate trained on no rows")
+    smoke.check(world["labels"] > world["reviewed"] > 0, f"the world loaded no labels: {world}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labelled", type=int, default=100_000)
+    parser.add_argument("--merchants", type=int, default=1_000_000, help="unlabelled, to score")
+    parser.add_argument("--queued", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seed-decisions", type=int, default=SEED_DECISIONS)
+    parser.add_argument("--analysts", type=int, default=ANALYSTS)
+    parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
+    parser.add_argument("--load-only", metavar="URL", help=argparse.SUPPRESS)
+    smoke.add_flag(parser)
+    args = parser.parse_args()
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        sys.exit("set DATABASE_URL=postgres://... (the benchmark recreates <name>_retrain_bench)")
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    os.environ["CELERY_BROKER_URL"] = broker if broker.startswith("redis") else DEFAULT_BROKER
+    if args.load_only:  # the parent's child, told which database to recreate and load
+        recreate_database(args.load_only)
+        django_setup(args.load_only)
+        sizes = ("labelled", "merchants", "queued", "seed_decisions", "analysts")
+        print(json.dumps(load(**{k: getattr(args, k) for k in sizes})))
+        return
+    if args.smoke:
+        smoke.shrink(args, **SMOKE, skip_load=False)
+        with smoke_celery_queue(), smoke.throwaway_database(base, "retrain") as url:
+            world, runs = bench(url, args)
+        report(world, runs)
+        smoke_checks(world, runs)
+        return
+    report(*bench(bench_database(base), args))
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -62,8 +62,16 @@ class Drawn:
     generate_seconds: float = 0.0
 
 
-def load(*, labelled: int, merchants: int, queued: int) -> dict[str, Any]:
-    """The world, by COPY (see the module's docstring). Merchant i has id i + 1."""
+def load(
+    *,
+    labelled: int,
+    merchants: int,
+    queued: int,
+    seed_decisions: int = SEED_DECISIONS,
+    analysts: int = ANALYSTS,
+) -> dict[str, Any]:
+    """The world, by COPY (see the module's docstring). Merchant i has id i + 1; the first
+    `seed_decisions` are the champion's history and count towards `labelled`."""
     from django.core.management import call_command
     from django.db import connection
 
@@ -76,12 +84,12 @@ def load(*, labelled: int, merchants: int, queued: int) -> dict[str, Any]:
     timings: dict[str, float] = {}
     with connection.cursor() as cursor:
         drawn = _load_merchants(
-            cursor, total=merchants + labelled, reviewed=labelled - SEED_DECISIONS, queued=queued,
-            rng=rng,
+            cursor, total=merchants + labelled, reviewed=labelled - seed_decisions, queued=queued,
+            seed_decisions=seed_decisions, rng=rng,
         )  # fmt: skip
         timings["merchants"] = time.perf_counter() - started
         t = time.perf_counter()
-        labels = _load_labels(cursor, drawn.reviewed, queue.pk, rng)
+        labels = _load_labels(cursor, drawn.reviewed, queue.pk, rng, analysts=analysts)
         timings["labels"] = time.perf_counter() - t
         t = time.perf_counter()
         _load_queue(cursor, drawn, queue.pk, rng)
@@ -90,7 +98,7 @@ def load(*, labelled: int, merchants: int, queued: int) -> dict[str, Any]:
     timings["generate (part of merchants)"] = drawn.generate_seconds
     return {
         "merchants": merchants + labelled,
-        "seed_decisions": SEED_DECISIONS,
+        "seed_decisions": seed_decisions,
         "reviewed": len(drawn.reviewed),
         "labels": labels,
         "queued": len(drawn.queued),
@@ -99,7 +107,7 @@ def load(*, labelled: int, merchants: int, queued: int) -> dict[str, Any]:
 
 
 def _load_merchants(
-    cursor: Any, *, total: int, reviewed: int, queued: int, rng: random.Random
+    cursor: Any, *, total: int, reviewed: int, queued: int, seed_decisions: int, rng: random.Random
 ) -> Drawn:
     """Generate and COPY the merchants chunk by chunk; the first chunk's historical
     decisions train the champion, whose scores then draw the reviewed and the queued."""
@@ -124,10 +132,10 @@ def _load_merchants(
         truths = [f"{m.true_decision}/{m.true_category}" for m in world]
         offset = 0
         if trained is None:
-            drawn.champion = _champion(truths[:SEED_DECISIONS], rng)
+            drawn.champion = _champion(truths[:seed_decisions], rng)
             artifact = drawn.champion.artifact
             trained = load_model(bytes(artifact), expected_sha256=drawn.champion.artifact_sha256)
-            offset = SEED_DECISIONS
+            offset = seed_decisions
         if len(drawn.reviewed) >= reviewed and len(drawn.queued) >= queued:
             continue
         # Poisson sampling on the champion's scores: first the reviewed, then the queue.
@@ -177,7 +185,12 @@ def _champion(truths: list[str], rng: random.Random) -> Any:
 
 
 def _load_labels(
-    cursor: Any, reviewed: list[tuple[int, str, float, float]], queue: int, rng: random.Random
+    cursor: Any,
+    reviewed: list[tuple[int, str, float, float]],
+    queue: int,
+    rng: random.Random,
+    *,
+    analysts: int,
 ) -> int:
     """The reviewed merchants' done items, leases and labels (10 % labelled twice) by
     simulated analysts of accuracy 0.80-0.97. Returns the number of labels."""
@@ -187,11 +200,11 @@ def _load_labels(
 
     slugs = {c.slug: c.pk for c in PolicyCategory.objects.all()}
     policy = PolicyVersion.objects.get(is_current=True).pk
-    analysts = [
+    users = [
         user_create(username=f"sim{a}", role=Role.ANALYST, password="bench-pw")[0].pk
-        for a in range(ANALYSTS)
+        for a in range(analysts)
     ]
-    accuracy = [0.80 + 0.17 * a / (ANALYSTS - 1) for a in range(ANALYSTS)]
+    accuracy = [0.80 + 0.17 * a / max(analysts - 1, 1) for a in range(analysts)]
     doubles = [rng.random() < DOUBLE_SHARE for _ in reviewed]
     with cursor.copy(
         "COPY labeling_reviewitem (merchant_id, queue_id, reason, status, priority,"
@@ -206,9 +219,9 @@ def _load_labels(
     first_item = cursor.fetchone()[0]
     labels = []
     for n, ((merchant, truth, _, _), double) in enumerate(zip(reviewed, doubles, strict=True)):
-        for analyst in rng.sample(range(ANALYSTS), 2 if double else 1):
+        for analyst in rng.sample(range(analysts), 2 if double else 1):
             said = _said(truth, accuracy[analyst], rng)
-            labels.append((first_item + n, merchant, analysts[analyst], said))
+            labels.append((first_item + n, merchant, users[analyst], said))
     copy_labels(cursor, labels, categories=slugs, policy_id=policy, rng=rng)
     return len(labels)
 
