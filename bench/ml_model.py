@@ -7,17 +7,21 @@ Prints one JSON object per training size. Timings live here, never in test asser
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder would come first on sys.path, and bench/queue.py would
+# shadow the standard library's queue module (which scikit-learn imports through joblib):
+# put the repository root there instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import argparse
 import json
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from supportability.ml.calibration import expected_calibration_error
 from supportability.ml.synthetic import generate_merchants, model_inputs
