@@ -3,6 +3,9 @@
     python bench/ml_model.py --sizes 1000 5000 --holdout 2000
 
 Prints one JSON object per training size. Timings live here, never in test assertions.
+
+`--smoke`: 300 training rows, 200 held out; fails unless the model ranks the held-out
+violators better than chance.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from bench import smoke
 from supportability.ml.calibration import expected_calibration_error
 from supportability.ml.synthetic import generate_merchants, model_inputs
 from supportability.ml.training import train_model
+
+SMOKE = {"sizes": [300], "holdout": 200}
 
 
 def benchmark(size: int, *, holdout: int, seed: int = 1) -> dict[str, object]:
@@ -59,9 +65,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 5_000])
     parser.add_argument("--holdout", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=1)
+    smoke.add_flag(parser)
     args = parser.parse_args(argv)
+    if args.smoke:
+        smoke.shrink(args, **SMOKE)
     for size in args.sizes:
-        print(json.dumps(benchmark(size, holdout=args.holdout, seed=args.seed)), flush=True)
+        result = benchmark(size, holdout=args.holdout, seed=args.seed)
+        print(json.dumps(result), flush=True)
+        if args.smoke:
+            auc = result["holdout_roc_auc"]
+            smoke.check(auc > 0.6, f"held-out ROC AUC {auc} on {size} rows")
 
 
 if __name__ == "__main__":
