@@ -21,6 +21,10 @@ the truth are scored on 8,000 held-out merchants of another world (PR-AUC).
 
 Runs are not bit-for-bit repeatable: the claim picks gold items with ORDER BY RANDOM(),
 which no seed reaches; hence several seeds. Per-seed JSON goes to bench/out/ (git-ignored).
+
+`--smoke`: one seed on a world of 600 merchants (a queue of about 150, 6 analysts, 300
+held out), its database and JSON in a temporary folder; fails unless every stage labelled
+and every model was scored.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
+from bench import smoke
 from bench.label_noise_report import derived, table
 from bench.label_noise_world import (
     BIASES,
@@ -59,6 +64,7 @@ from bench.label_noise_world import (
 )
 
 OUT = ROOT / "bench" / "out"
+SMOKE = {"seeds": [1], "world": 600, "items": 150, "history": 200, "holdout": 300, "analysts": 6}
 
 
 def label_quality(
@@ -371,7 +377,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def result_path(seed: int, args: argparse.Namespace) -> Path:
-    return OUT / f"label_noise_s{seed}_v{args.variant_threshold:g}.json"
+    return Path(args.out) / f"label_noise_s{seed}_v{args.variant_threshold:g}.json"
 
 
 def child(seed: int, args: argparse.Namespace) -> None:
@@ -383,7 +389,7 @@ def child(seed: int, args: argparse.Namespace) -> None:
         file.unlink(missing_ok=True)
     django_setup(f"sqlite:///{path}")
     result = run_seed(seed, args)
-    OUT.mkdir(parents=True, exist_ok=True)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     result_path(seed, args).write_text(json.dumps(result, indent=1))
     from django.db import connections
 
@@ -395,6 +401,30 @@ def child(seed: int, args: argparse.Namespace) -> None:
 # --- the parent: one process per seed, then the tables ---------------------------------
 
 
+def run_seeds(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each seed in a child process of its own; their results as the children wrote them."""
+    forwarded = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
+                 if k not in {"seeds", "child", "from_json", "smoke"}]  # fmt: skip
+    results = []
+    for seed in args.seeds:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, __file__, f"--child={seed}", *forwarded], check=True, cwd=ROOT
+        )
+        results.append(json.loads(result_path(seed, args).read_text()))
+        print(f"seed {seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def smoke_checks(result: dict[str, Any]) -> None:
+    for stage in ("before_check", "after_check", "variant_uncertain_second_label"):
+        quality = result[stage]
+        smoke.check(quality["labels_per_item"] >= 1, f"{stage}: items went unlabelled")
+        smoke.check(quality["clean_coverage"] > 0.9, f"{stage}: few clean labels {quality}")
+    for name, model in result["models"].items():
+        smoke.check(0 < model["pr_auc"] <= 1, f"model {name} scored {model['pr_auc']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
@@ -404,15 +434,17 @@ def main() -> None:
     parser.add_argument("--holdout", type=int, default=8_000, help="held-out merchants")
     parser.add_argument("--analysts", type=int, default=12)
     parser.add_argument("--db-dir", default=tempfile.gettempdir())
+    parser.add_argument("--out", default=str(OUT), help="per-seed JSON goes here")
     parser.add_argument(
         "--variant-threshold", type=float, default=0.9,
         help="variant: a second label for estimates less sure than this",
     )  # fmt: skip
     parser.add_argument(
         "--from-json", action="store_true",
-        help="print the table from an earlier run's JSON in bench/out/, running nothing",
+        help="print the table from an earlier run's JSON in --out, running nothing",
     )  # fmt: skip
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    smoke.add_flag(parser)
     args = parser.parse_args()
     if args.child is not None:
         child(args.child, args)
@@ -421,18 +453,15 @@ def main() -> None:
         results = [json.loads(result_path(s, args).read_text()) for s in args.seeds]
         print(table([derived(r) for r in results]))
         return
-    forwarded = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-                 if k not in {"seeds", "child", "from_json"}]  # fmt: skip
-    results = []
-    for seed in args.seeds:
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, __file__, f"--child={seed}", *forwarded], check=True, cwd=ROOT
-        )
-        result = json.loads(result_path(seed, args).read_text())
-        results.append(derived(result))
-        print(f"seed {seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    print(table(results))
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="label-noise-smoke-") as scratch:
+            smoke.shrink(args, **SMOKE, db_dir=scratch, out=scratch)
+            results = run_seeds(args)
+        print(table([derived(r) for r in results]))
+        for result in results:
+            smoke_checks(result)
+        return
+    print(table([derived(r) for r in run_seeds(args)]))
 
 
 if __name__ == "__main__":
