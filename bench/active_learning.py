@@ -30,6 +30,10 @@ against the pool's true prevalence. `--frontier` also runs mixes from all-uncert
 all-risk, to show the trade-off between the two learning and finding targets.
 
 Writes bench/out/active_learning.{json,md} and SVG charts bench/out/active_learning_*.svg.
+
+`--smoke`: every dataset, strategy and the frontier with one seed, 3 coverage runs, 400
+synthetic merchants and at most 100 labels a run, in one process, writing to a temporary
+folder; fails unless every strategy ran and the report and charts were written.
 """
 
 from __future__ import annotations
@@ -45,9 +49,11 @@ sys.path[0] = str(ROOT)
 sys.path.append(str(ROOT / "bench"))
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -58,12 +64,21 @@ from active_learning_data import DATASETS, Dataset, load
 from active_learning_loop import STRATEGY_NAMES, RunResult, full_data_pr_auc, simulate
 from active_learning_report import report, write_plots
 
+from bench import smoke
 from labeling import strategies
 
 OUT = ROOT / "bench" / "out"
 POISSON = ("random", "mix", "bandit")
 FRONTIER = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)  # risk's part of the non-audit capacity
 FRONTIER_BUDGET = 1_000
+SMOKE = {
+    "seeds": 1,
+    "coverage_runs": 3,
+    "synthetic_size": 400,
+    "jobs": 1,
+    "frontier": True,
+    "max_budget": 100,
+}
 
 _DATA: dict[str, Dataset] = {}
 
@@ -94,6 +109,16 @@ def _learning_task(
         shares=shares,
         full_pr_auc=full,
         estimate_until=data.coverage_budget,
+    )
+
+
+def _capped(data: Dataset, max_budget: int | None) -> Dataset:
+    if max_budget is None:
+        return data
+    return dataclasses.replace(
+        data,
+        budget=min(data.budget, max_budget),
+        coverage_budget=min(data.coverage_budget, max_budget),
     )
 
 
@@ -130,10 +155,12 @@ def run(
     jobs: int,
     synthetic_size: int,
     frontier: bool = False,
+    max_budget: int | None = None,
 ) -> dict[str, Any]:
-    """Every learning and coverage run of `names`; returns the raw results by dataset."""
+    """Every learning and coverage run of `names`; returns the raw results by dataset.
+    `max_budget` caps each dataset's labels per run (learning and coverage)."""
     for name in names:
-        _DATA[name] = load(name, synthetic_size=synthetic_size)
+        _DATA[name] = _capped(load(name, synthetic_size=synthetic_size), max_budget)
     context = multiprocessing.get_context("fork")  # the workers inherit the loaded data
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         fulls = {
@@ -192,23 +219,9 @@ def run(
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=10, help="learning runs per strategy")
-    parser.add_argument("--coverage-runs", type=int, default=300, help="replications (mix)")
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--synthetic-size", type=int, default=20_000)
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 12 coverage runs")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument(
-        "--frontier",
-        action="store_true",
-        help="also run mixes from all-uncertainty to all-risk (the trade-off of the targets)",
-    )
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.seeds, args.coverage_runs, args.synthetic_size = 2, 12, 5_000
+def run_and_write(args: argparse.Namespace) -> tuple[dict[str, Any], list[Path]]:
+    """Run, print the report, write it and the charts to `args.out`; return the summary
+    and the files written."""
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results = run(
@@ -218,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         jobs=args.jobs,
         synthetic_size=args.synthetic_size,
         frontier=args.frontier,
+        max_budget=args.max_budget,
     )
     elapsed = time.perf_counter() - started
     header = (
@@ -230,13 +244,55 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     text, summary = report(results, header=header)
     print(text)
-    (args.out / "active_learning.md").write_text(text + "\n", encoding="utf-8")
-    (args.out / "active_learning.json").write_text(
+    written = [args.out / "active_learning.md", args.out / "active_learning.json"]
+    written[0].write_text(text + "\n", encoding="utf-8")
+    written[1].write_text(
         json.dumps({"elapsed_s": elapsed, "summary": summary}, indent=1, default=_json),
         encoding="utf-8",
     )
     for path in write_plots(results, summary, args.out):
         print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        written.append(path)
+    return summary, written
+
+
+def smoke_checks(summary: dict[str, Any], written: list[Path], datasets: Sequence[str]) -> None:
+    for name in datasets:
+        ran = set(summary[name]["strategies"])
+        smoke.check(ran == set(STRATEGY_NAMES), f"{name}: only {sorted(ran)} ran")
+        smoke.check(bool(summary[name]["targets"]), f"{name}: no target checked")
+        smoke.check(len(summary[name].get("frontier", [])) == len(FRONTIER), f"{name}: frontier")
+    charts = [path for path in written if path.suffix == ".svg"]
+    smoke.check(len(charts) == 4 * len(datasets), f"{len(charts)} charts written")
+    smoke.check(all(path.stat().st_size > 0 for path in written), "an empty file was written")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=10, help="learning runs per strategy")
+    parser.add_argument("--coverage-runs", type=int, default=300, help="replications (mix)")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--synthetic-size", type=int, default=20_000)
+    parser.add_argument("--max-budget", type=int, help="at most this many labels a run")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 12 coverage runs")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--frontier",
+        action="store_true",
+        help="also run mixes from all-uncertainty to all-risk (the trade-off of the targets)",
+    )
+    smoke.add_flag(parser)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.coverage_runs, args.synthetic_size = 2, 12, 5_000
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="active-learning-smoke-") as scratch:
+            smoke.shrink(args, **SMOKE, out=Path(scratch))
+            summary, written = run_and_write(args)
+            smoke_checks(summary, written, args.datasets)
+        return
+    run_and_write(args)
 
 
 def _json(value: object) -> object:
