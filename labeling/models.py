@@ -17,6 +17,7 @@ from supportability.models import (
     PolicyVersion,
     Score,
 )
+from supportability.validation import MAX_PRIORITY, MAX_SECONDS, between
 
 
 class BanditReward(models.TextChoices):
@@ -176,6 +177,10 @@ class ReviewItem(models.Model):
                 condition=Q(propensity__gt=0, propensity__lte=1), name="propensity_0_1"
             ),
             models.CheckConstraint(condition=Q(required_labels__gte=1), name="needs_a_label"),
+            models.CheckConstraint(
+                condition=between("priority", -MAX_PRIORITY, MAX_PRIORITY),
+                name="item_priority_finite",
+            ),
         ]
         indexes: ClassVar = [
             # The claim reads the head of this index for each queue open to the analyst:
@@ -274,6 +279,12 @@ class Label(models.Model):
                 fields=["analyst", "idempotency_key"], name="label_idempotency"
             ),
             models.UniqueConstraint(fields=["item", "analyst"], name="one_label_per_analyst"),
+            models.CheckConstraint(
+                condition=between("seconds_spent", 0, MAX_SECONDS), name="label_seconds_finite"
+            ),
+            models.CheckConstraint(
+                condition=between("score_seen", 0, 1, nullable=True), name="label_score_seen_0_1"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -310,6 +321,23 @@ class SamplingRound(models.Model):
 
     class Meta:
         ordering = ("-id",)
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=between("expected_reviews", 0, MAX_PRIORITY),
+                name="round_expected_reviews_finite",
+            ),
+            models.CheckConstraint(
+                condition=between("threshold", 0, 1), name="round_threshold_0_1"
+            ),
+            models.CheckConstraint(
+                condition=between("score_sum", 0, MAX_PRIORITY, nullable=True),
+                name="round_score_sum_finite",
+            ),
+            models.CheckConstraint(
+                condition=between("flagged_score_sum", 0, MAX_PRIORITY, nullable=True),
+                name="round_flagged_score_sum_finite",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"round {self.pk} of {self.queue_id}: {self.drawn} drawn"
@@ -342,6 +370,9 @@ class Draw(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(propensity__gt=0, propensity__lte=1), name="draw_propensity_0_1"
+            ),
+            models.CheckConstraint(
+                condition=between("probability", 0, 1), name="draw_probability_0_1"
             ),
         ]
 

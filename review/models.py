@@ -12,6 +12,10 @@ from django.utils import timezone
 
 from labeling.models import Label, Lease, ReviewItem
 from supportability.models import Decision, Merchant, PolicyCategory, PolicyVersion
+from supportability.validation import MAX_PRIORITY, MAX_SECONDS, between
+
+# Agreement coefficients are at most 1; alpha can fall below -1 on a few items.
+STAT_FLOOR = 1e6
 
 FINAL_DECISIONS = [c for c in Decision.choices if c[0] != Decision.UNSURE]
 
@@ -41,6 +45,10 @@ class ReviewSettings(models.Model):
                 & Q(audit_rate__lte=F("audit_cap"))
                 & Q(audit_cap__lte=1),
                 name="audit_floor_rate_cap_ordered",
+            ),
+            models.CheckConstraint(
+                condition=between("retrain_min_agreement", -1, 1),
+                name="retrain_min_agreement_range",
             ),
         ]
 
@@ -210,6 +218,14 @@ class AgreementStat(models.Model):
 
     class Meta:
         ordering = ("run", "scope", "id")
+        # None where undefined, never NaN (review.agreement).
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=between(field, -STAT_FLOOR, 1, nullable=True),
+                name=f"agreement_{field}_finite",
+            )
+            for field in ("observed", "kappa", "alpha", "ac1")
+        ]
 
     def __str__(self) -> str:
         return f"{self.scope} agreement over {self.items} items"
@@ -233,6 +249,27 @@ class AnalystQuality(models.Model):
 
     class Meta:
         ordering = ("run", "analyst__username")
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=between("gold_accuracy", 0, 1, nullable=True),
+                name="quality_gold_accuracy_0_1",
+            ),
+            models.CheckConstraint(
+                condition=between("overturn_rate", 0, 1, nullable=True),
+                name="quality_overturn_rate_0_1",
+            ),
+            models.CheckConstraint(
+                condition=between("throughput", 0, MAX_PRIORITY, nullable=True),
+                name="quality_throughput_finite",
+            ),
+            models.CheckConstraint(
+                condition=between("median_seconds", 0, MAX_SECONDS, nullable=True),
+                name="quality_median_seconds_finite",
+            ),
+            models.CheckConstraint(
+                condition=between("audit_rate", 0, 1), name="quality_audit_rate_0_1"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"quality of {self.analyst_id} in run {self.run_id}"
@@ -267,6 +304,9 @@ class CleanLabel(models.Model):
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=Q(confidence__gte=0, confidence__lte=1), name="clean_confidence_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(propensity__gt=0, propensity__lte=1), name="clean_propensity_0_1"
             ),
         ]
 
@@ -304,6 +344,9 @@ class ReReview(models.Model):
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["merchant"], condition=Q(outcome="pending"), name="one_pending_re_review"
+            ),
+            models.CheckConstraint(
+                condition=between("model_probability", 0, 1), name="re_review_probability_0_1"
             ),
         ]
 

@@ -24,3 +24,10 @@ def bearer(secret: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
+
+
+def error_fields(response: Any) -> list[str]:
+    """The fields an API error names (the `field` of each entry of its `errors`)."""
+    body = response.json()
+    assert set(body) == {"detail", "code", "errors"}, body
+    return [error["field"] for error in body["errors"]]

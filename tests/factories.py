@@ -189,3 +189,29 @@ def clean_label(merchant: Merchant | None = None, **fields: Any) -> Any:
     } | fields
     values["category"] = PolicyCategory.objects.get(slug=values["category"])
     return CleanLabel.objects.create(merchant=merchant or MerchantFactory.create(), **values)
+
+
+def poison(instance: Any, field: str, value: Any) -> None:
+    """Store a value the CHECK constraints now refuse, as a row written before they existed
+    would hold it: on PostgreSQL the constraints go back to NOT VALID (as the migration
+    leaves them when stored rows break them), on SQLite CHECKs are off for the write. The
+    test's transaction rolls all of it back."""
+    from django.db import connection
+
+    model = type(instance)
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    update = f"UPDATE {table} SET {column} = %s WHERE id = %s"  # noqa: S608 (names quoted)
+    checks = [c for c in model._meta.constraints if field in str(getattr(c, "condition", ""))]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with connection.schema_editor() as editor:
+                for constraint in checks:
+                    editor.remove_constraint(model, constraint)
+            cursor.execute(update, ["NaN" if value != value else value, instance.pk])
+            for constraint in checks:
+                cursor.execute(f"{constraint.create_sql(model, editor)} NOT VALID")
+        else:
+            cursor.execute("PRAGMA ignore_check_constraints = ON")
+            cursor.execute(update, [value, instance.pk])
+            cursor.execute("PRAGMA ignore_check_constraints = OFF")

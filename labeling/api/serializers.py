@@ -6,51 +6,71 @@ from rest_framework import serializers
 
 from labeling.models import Label, Lease, Queue, ReviewItem
 from labeling.services.intake import MERCHANT_FIELDS
+from supportability import validation
+from supportability.api import fields
 from supportability.models import Decision, Merchant, PolicyCategory, Score
 
 MAX_FLAGS_PER_REQUEST = 1_000
 
 
 class MerchantInSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=200)
-    country = serializers.RegexField(r"^[A-Z]{2}$", help_text="ISO 3166-1 alpha-2, upper case")
-    mcc = serializers.RegexField(r"^\d{4}$", help_text="four-digit merchant category code")
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
-    description = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=10_000
+    external_id = fields.PatternField(
+        validation.EXTERNAL_ID_RE,
+        max_length=validation.MERCHANT_TEXT_LIMITS["external_id"],
+        help_text="your id for the merchant: printable text, no control characters",
     )
-    website_text = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=100_000
+    name = fields.TextField(max_length=validation.MERCHANT_TEXT_LIMITS["name"])
+    country = fields.PatternField(
+        validation.COUNTRY_RE, help_text="ISO 3166-1 alpha-2, upper case (ASCII)"
     )
-    refund_rate = serializers.FloatField(min_value=0, max_value=1, default=0.0)
-    dispute_rate = serializers.FloatField(min_value=0, max_value=1, default=0.0)
-    cnp_share = serializers.FloatField(min_value=0, max_value=1, default=0.0)
-    account_age_days = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
-    monthly_volume = serializers.FloatField(min_value=0, default=0.0)
+    mcc = fields.PatternField(
+        validation.MCC_RE, help_text="merchant category code: four ASCII digits, as a string"
+    )
+    url = fields.WebAddressField(
+        max_length=validation.MERCHANT_TEXT_LIMITS["url"],
+        required=False,
+        allow_blank=True,
+        default="",
+    )
+    description = fields.TextField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=validation.MERCHANT_TEXT_LIMITS["description"],
+    )
+    website_text = fields.TextField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=validation.MERCHANT_TEXT_LIMITS["website_text"],
+    )
+    refund_rate = fields.FiniteFloatField(min_value=0, max_value=1, default=0.0)
+    dispute_rate = fields.FiniteFloatField(min_value=0, max_value=1, default=0.0)
+    cnp_share = fields.FiniteFloatField(min_value=0, max_value=1, default=0.0)
+    account_age_days = fields.WholeNumberField(
+        min_value=0, max_value=validation.MAX_ACCOUNT_AGE_DAYS, default=0
+    )
+    monthly_volume = fields.FiniteFloatField(
+        min_value=0, max_value=validation.MAX_VOLUME, default=0.0
+    )
 
 
 class ModelRefSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    version = serializers.CharField(max_length=64)
+    name = fields.TextField(max_length=100)
+    version = fields.TextField(max_length=64)
 
 
 class FlagSerializer(serializers.Serializer):
     merchant = MerchantInSerializer()
     model = ModelRefSerializer()
-    score = serializers.FloatField(min_value=0, max_value=1)
-    category = serializers.SlugRelatedField(
+    score = fields.FiniteFloatField(min_value=0, max_value=1)
+    category = fields.SlugReferenceField(
         slug_field="slug",
         queryset=PolicyCategory.objects.filter(assignable=True),
         required=False,
         allow_null=True,
     )
-    explanation = serializers.JSONField(required=False, default=dict)
-
-    def validate_explanation(self, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
-        return value
+    explanation = fields.ExplanationField(required=False, default=dict)
 
 
 class FlagBatchSerializer(serializers.ListSerializer):
@@ -96,7 +116,18 @@ class IntakeResultSerializer(serializers.Serializer):
     items_enqueued = serializers.IntegerField()
 
 
+UNAVAILABLE = (
+    "null when the stored value is not a finite number (a row stored before intake checked it)"
+)
+
+
 class MerchantOutSerializer(serializers.ModelSerializer):
+    refund_rate = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
+    dispute_rate = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
+    cnp_share = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
+    account_age_days = serializers.IntegerField(allow_null=True, help_text=UNAVAILABLE)
+    monthly_volume = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
+
     class Meta:
         model = Merchant
         fields = ("id", "external_id", *MERCHANT_FIELDS)
@@ -104,6 +135,9 @@ class MerchantOutSerializer(serializers.ModelSerializer):
 
 class ScoreOutSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.__str__")
+    explanation = fields.ExplanationField(
+        allow_null=True, help_text="null when the stored explanation is malformed"
+    )
     predicted_category: serializers.SlugRelatedField[PolicyCategory] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -140,21 +174,21 @@ class ClaimOutSerializer(serializers.Serializer):
 
 
 class ClaimInSerializer(serializers.Serializer):
-    queue = serializers.SlugField(required=False, help_text="claim from this queue only")
+    queue = fields.SlugTextField(
+        required=False, max_length=64, help_text="claim from this queue only"
+    )
 
 
 class LeaseInSerializer(serializers.Serializer):
-    lease = serializers.UUIDField(help_text="the token of your live lease on the item")
+    lease = fields.TokenField(help_text="the token of your live lease on the item")
 
 
 class LabelInSerializer(serializers.Serializer):
-    lease = serializers.UUIDField(help_text="the token of your live lease on the item")
-    decision = serializers.ChoiceField(choices=Decision.choices)
-    category = serializers.SlugField(required=False, allow_blank=True, default="")
-    rationale = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=5_000
-    )
-    idempotency_key = serializers.CharField(max_length=64)
+    lease = fields.TokenField(help_text="the token of your live lease on the item")
+    decision = fields.ChoiceTextField(choices=Decision.choices)
+    category = fields.SlugTextField(required=False, allow_blank=True, default="", max_length=64)
+    rationale = fields.TextField(required=False, allow_blank=True, default="", max_length=5_000)
+    idempotency_key = fields.TextField(max_length=64)
 
 
 class LabelOutSerializer(serializers.ModelSerializer):
@@ -191,9 +225,11 @@ _datetime = serializers.DateTimeField()
 
 
 def _merchant(merchant: Merchant) -> dict[str, Any]:
-    return {"id": merchant.pk, "external_id": merchant.external_id} | {
-        field: getattr(merchant, field) for field in MERCHANT_FIELDS
-    }
+    values = {field: getattr(merchant, field) for field in MERCHANT_FIELDS}
+    # A number stored before the stored-value rules may not be finite: null, not a 500.
+    for field in validation.MERCHANT_BOUNDS:
+        values[field] = validation.finite_or_none(values[field])
+    return {"id": merchant.pk, "external_id": merchant.external_id} | values
 
 
 def claim_payload(lease: Lease) -> dict[str, Any]:
@@ -215,7 +251,10 @@ def claim_payload(lease: Lease) -> dict[str, Any]:
             "predicted_category": score.predicted_category.slug
             if score.predicted_category
             else None,
-            "explanation": score.explanation,
+            # Shown as stored only when it follows the schema (rows from before the check).
+            "explanation": score.explanation
+            if validation.explanation_read(score.explanation) is not None
+            else None,
             "model": str(score.model_version),
         },
         "lease": {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +12,8 @@ from rest_framework.views import APIView
 
 from labeling import selectors, services
 from labeling.models import Label
+from supportability.api.errors import conflict_response, invalid_response
+from supportability.api.pagination import IdCursorPagination
 from supportability.api.permissions import RoleOrScope
 from supportability.models import ApiToken
 from supportability.roles import LABELLERS, Role
@@ -35,14 +36,11 @@ CONFLICT = OpenApiResponse(description="You do not hold a live lease on this ite
 
 
 def invalid(exc: services.InvalidInput) -> Response:
-    return Response(
-        {"detail": "Invalid input.", "errors": {exc.field: [exc.message]}},
-        status=status.HTTP_400_BAD_REQUEST,
-    )
+    return invalid_response(exc)
 
 
 def conflict(exc: services.Conflict) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    return conflict_response(str(exc))
 
 
 class FlagsView(APIView):
@@ -167,7 +165,7 @@ class ReleaseView(LeaseView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LabelCursor(CursorPagination):
+class LabelCursor(IdCursorPagination):
     ordering = "-id"
     page_size = 100
     page_size_query_param = "page_size"

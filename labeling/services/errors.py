@@ -3,22 +3,13 @@ field) and Conflict to 409."""
 
 from __future__ import annotations
 
+from supportability.errors import Conflict, InvalidInput
 
-class InvalidInput(ValueError):
-    """Bad input; names the field at fault. Nothing was written."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+__all__ = ["Conflict", "IdempotencyConflict", "InvalidInput", "LabelInvalid", "LeaseLost"]
 
 
 class LabelInvalid(InvalidInput):
     pass
-
-
-class Conflict(Exception):
-    """The request clashes with the current state (answered 409)."""
 
 
 class LeaseLost(Conflict):

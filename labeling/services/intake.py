@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from supportability import validation
 from supportability.audit import audit_event, audit_record, audit_record_many
 from supportability.models import Merchant, ModelVersion, Score
 
@@ -184,11 +185,28 @@ def external_ids_lock(external_ids: list[str]) -> None:
         )
 
 
+def flag_check(row: dict[str, Any], *, index: int) -> dict[str, Any]:
+    """One flag's values held to the stored-value rules (supportability.validation),
+    whichever entry point parsed it; errors name the row, e.g. `[3].merchant.mcc`."""
+    where = f"[{index}]."
+    merchant = validation.merchant_values(row["merchant"], prefix=f"{where}merchant.")
+    for field in ("external_id", "name", "country", "mcc"):
+        if field not in merchant:
+            raise IntakeInvalid(f"{where}merchant.{field}", "This field is required.")
+    explanation = row.get("explanation") or {}
+    return row | {
+        "merchant": merchant,
+        "score": validation.probability(row["score"], field=f"{where}score"),
+        "explanation": validation.explanation(explanation, field=f"{where}explanation"),
+    }
+
+
 @transaction.atomic
 def flags_ingest(*, rows: Sequence[dict[str, Any]], actor: Any) -> IntakeResult:
     """Take a batch of model-flagged merchants from an upstream detector: upsert the
     merchants, record the scores, queue them. Idempotent on (merchant, model, version): a
-    replayed batch writes nothing. Rows are validated by the caller; all or nothing."""
+    replayed batch writes nothing. All or nothing: one invalid row refuses the batch."""
+    rows = [flag_check(row, index=i) for i, row in enumerate(rows)]
     by_external = {row["merchant"]["external_id"]: row["merchant"] for row in rows}
     external_ids_lock(sorted(by_external))
     merchants = Merchant.objects.select_for_update().in_bulk(

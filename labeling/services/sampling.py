@@ -13,6 +13,7 @@ from a half-worked round stay unbiased.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from supportability.audit import audit_record
 from supportability.ml.folds import near_duplicate_key
 from supportability.models import Merchant, ModelVersion, Score
 from supportability.services import champion
+from supportability.validation import finite_or_none
 
 from .. import strategies
 from ..models import Draw, Queue, ReviewItem, SamplingRound
@@ -98,7 +100,8 @@ def population_load(model_version: ModelVersion) -> Population:
         if k == n:
             break  # scored since the count: the next round has it
         merchant_ids[k], score_ids[k], probability[k] = merchant_id, score_id, p
-        volume[k], free[k] = float(v or 0), reviewed
+        # (A volume stored before the stored-value rules may not be finite: none.)
+        volume[k], free[k] = finite_or_none(v) or 0.0, reviewed
         # No URL and no name: a group of its own.
         key = near_duplicate_key(url, name) or f"merchant:{merchant_id}"
         groups[k] = group_of.setdefault(key, len(group_of))
@@ -125,7 +128,8 @@ def _top_categories(top: Any) -> np.ndarray:
         return values
     for c, pair in enumerate(top[:TOP_CATEGORIES]):
         try:
-            values[c] = min(max(float(pair[1]), 0.0), 1.0)
+            share = float(pair[1])
+            values[c] = min(max(share, 0.0), 1.0) if math.isfinite(share) else 0.0
         except (TypeError, ValueError, KeyError, IndexError):
             return np.zeros(TOP_CATEGORIES)
     return values

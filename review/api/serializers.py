@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from review.models import CleanLabel
 from review.snapshot_export import FORMATS
+from supportability.api import fields
 from supportability.models import LabelSnapshot
 
 NOTE_MAX_LENGTH = 200
@@ -39,10 +40,10 @@ class SnapshotOutSerializer(serializers.ModelSerializer):
 
 
 class SnapshotInSerializer(serializers.Serializer):
-    refresh = serializers.BooleanField(
+    refresh = fields.FlagField(
         required=False, default=False, help_text="recompute the clean labels first"
     )
-    note = serializers.CharField(
+    note = fields.TextField(
         required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
     )
 

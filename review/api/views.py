@@ -13,7 +13,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -22,6 +21,8 @@ from rest_framework.views import APIView
 
 from review.models import CleanLabel
 from review.snapshot_export import CONTENT_TYPES, batched, rows_formatted
+from supportability.api.errors import conflict_response
+from supportability.api.pagination import IdCursorPagination
 from supportability.api.permissions import RoleOrScope
 from supportability.models import ApiToken, LabelSnapshot
 from supportability.roles import Role
@@ -45,14 +46,14 @@ class LabelReader(APIView):
     required_scope = ApiToken.Scope.LABELS_READ
 
 
-class SnapshotCursor(CursorPagination):
+class SnapshotCursor(IdCursorPagination):
     ordering = "-id"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
 
-class CleanLabelCursor(CursorPagination):
+class CleanLabelCursor(IdCursorPagination):
     # merchant_id, not id: a refresh replaces every row (new ids), not the merchants.
     ordering = "merchant_id"
     page_size = 100
@@ -90,7 +91,7 @@ class SnapshotListView(LabelReader, GenericAPIView[LabelSnapshot]):
                 note=form.validated_data["note"],
             )
         except SnapshotEmpty as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            return conflict_response(str(exc))
         data = SnapshotOutSerializer(snapshot, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)
 

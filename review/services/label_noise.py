@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.models import Queue, ReviewItem
+from supportability import validation
 from supportability.audit import audit_event, audit_record_many
 from supportability.ml.noise import label_issues, out_of_fold_probabilities
 from supportability.ml.taxonomy import VIOLATING_DECISIONS
@@ -45,7 +46,9 @@ def noise_check(*, actor: Any = None, limit: int = 200) -> int:
     """Flag and re-queue up to `limit` doubtful labels, most doubtful first. Returns how
     many went back to the queue."""
     clean = list(
+        # Merchants whose stored data a model cannot read are left out, as in training.
         CleanLabel.objects.filter(for_training=True)
+        .filter(validation.merchant_usable("merchant__"))
         .select_related("merchant", "category")
         .order_by("merchant_id")
     )

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from labeling.models import Label
 from labeling.services import queue_reprioritise
+from supportability import validation
 from supportability.audit import audit_record
 from supportability.ml.evaluation import Evaluation, evaluate, gate
 from supportability.ml.model import TrainingDataError, load_model
@@ -42,6 +43,7 @@ from supportability.services import (
     SnapshotRow,
     champion,
     merchant_features,
+    merchants_scorable,
     merchants_score,
     model_promote,
     model_train,
@@ -196,14 +198,30 @@ def retrain_train(*, run_id: int) -> TrainingRun | None:
                 snapshot=snapshot,
                 actor=run.requested_by,
             )
-            _advance(run, step="evaluate", progress=45, model_version=model_version)
+            skipped = int(model_version.metrics.get("skipped_rows", 0))
+            _advance(
+                run,
+                step="evaluate",
+                progress=45,
+                model_version=model_version,
+                skipped_rows=skipped,
+            )
     return run
 
 
-def _holdout(snapshot: LabelSnapshot) -> list[LabelSnapshotRow]:
-    """Held-out rows that were reviewed at a known propensity (not the historical seed)."""
+def _holdout(snapshot: LabelSnapshot) -> tuple[list[LabelSnapshotRow], int]:
+    """Held-out rows that were reviewed at a known propensity (not the historical seed),
+    and how many were left out because their merchant's data cannot be read."""
     rows = snapshot.rows.exclude(source="seed").select_related("merchant").order_by("merchant_id")
-    return [row for row in rows if is_holdout(row.merchant.external_id)]
+    held = [row for row in rows if is_holdout(row.merchant.external_id)]
+    usable = set(
+        snapshot.rows.filter(validation.merchant_usable("merchant__")).values_list(
+            "merchant_id", flat=True
+        )
+    )
+    return [row for row in held if row.merchant_id in usable], sum(
+        row.merchant_id not in usable for row in held
+    )
 
 
 def _evaluation(model_version: ModelVersion, rows: list[LabelSnapshotRow]) -> Evaluation | None:
@@ -238,7 +256,7 @@ def retrain_evaluate(*, run_id: int) -> TrainingRun | None:
         if run is None:
             return None
     candidate = ModelVersion.objects.get(pk=_id(run.model_version_id))
-    rows = _holdout(LabelSnapshot.objects.get(pk=_id(run.snapshot_id)))
+    rows, unreadable = _holdout(LabelSnapshot.objects.get(pk=_id(run.snapshot_id)))
     current = champion()
     if current is not None and current.snapshot is not None:
         # A champion trained on some of these merchants (the demo's seed model was) would
@@ -282,7 +300,13 @@ def retrain_evaluate(*, run_id: int) -> TrainingRun | None:
                 "champion_pr_auc": theirs.pr_auc.estimate if theirs else None,
             },
         )
-        _advance(run, step="decide", progress=60, gate=verdict)
+        _advance(
+            run,
+            step="decide",
+            progress=60,
+            gate=verdict,
+            skipped_rows=run.skipped_rows + unreadable,
+        )
     return run
 
 
@@ -300,7 +324,9 @@ def retrain_decide(*, run_id: int) -> TrainingRun | None:
             return _finish(
                 run,
                 status=TrainingRun.Status.HELD,
-                message=f"{candidate} held for a lead: " + " ".join(verdict["reasons"]),
+                message=f"{candidate} held for a lead: "
+                + " ".join(verdict["reasons"])
+                + skipped_note(run.skipped_rows),
             )
         _advance(run, step="rescore", progress=65)
     return run
@@ -335,7 +361,8 @@ def rescore_chunk(*, run_id: int, first_id: int, last_id: int) -> bool:
         if run.step != "rescore":
             return False
         scored = Score.objects.filter(model_version=model_version).aggregate(n=Count("id"))["n"]
-        total = Merchant.objects.count()
+        # Merchants whose data a model cannot read get no score (merchants_score skips them).
+        total = merchants_scorable().count()
         run.progress = 65 + int(25 * scored / max(total, 1))
         run.save(update_fields=["progress"])
         if scored < total:
@@ -360,7 +387,8 @@ def retrain_promote(*, run_id: int) -> TrainingRun | None:
         return _finish(
             run,
             status=TrainingRun.Status.SUCCEEDED,
-            message=f"{model_version} trained on {snapshot_rows_n} labels and promoted.",
+            message=f"{model_version} trained on {snapshot_rows_n} labels and promoted."
+            + skipped_note(run.skipped_rows),
         )
 
 
@@ -419,6 +447,15 @@ def _finish(run: TrainingRun, *, status: str, message: str) -> TrainingRun:
             after={"status": status, "message": message},
         )
     return run
+
+
+def skipped_note(skipped: int) -> str:
+    if not skipped:
+        return ""
+    return (
+        f" {skipped} label{'s' if skipped != 1 else ''} left out: the merchant's stored data"
+        " cannot be read by a model (see the data issues)."
+    )
 
 
 def retrain_if_due(*, now: Any = None) -> TrainingRun | None:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "supportability.middleware.RequestGuards",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,8 +87,15 @@ TEMPLATES = [
 
 # Database: SQLite under var/ by default; DATABASE_URL points elsewhere (PostgreSQL).
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'supportability.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Health checks: a persistent connection that died between requests (a restart, a
+# terminated backend) is replaced at the next request instead of failing it.
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, but a migration's table rebuild keeps rows stored before a CHECK
+    # constraint existed (supportability.sqlite).
+    DATABASES["default"]["ENGINE"] = "supportability.sqlite"
     # SQLite serialises writers; IMMEDIATE takes the write lock at BEGIN so that the claim
     # (read the next item, then lease it) cannot interleave with another writer's claim.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -99,8 +107,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+IS_SQLITE = DATABASES["default"]["ENGINE"] == "supportability.sqlite"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Request limits: bodies past this many bytes get a 413 (supportability.middleware and the
+# API's parser; the reverse proxy in front refuses them too, deploy/nginx.conf). A thousand
+# flagged merchants with descriptions fit; a bulk intake past it is split by the sender.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_BODY_BYTES", str(2_621_440)))
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1_000
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -131,7 +146,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["supportability.api.parsers.JSONBodyParser"],
     "EXCEPTION_HANDLER": "supportability.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

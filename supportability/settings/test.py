@@ -12,7 +12,7 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 from .base import *  # noqa: F403
 from .base import DATABASES, STATIC_ROOT, VAR_DIR
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "supportability.sqlite":
     DATABASES["default"]["NAME"] = ":memory:"
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -357,3 +357,27 @@ def test_admin_is_read_only(make_user):
     assert response.status_code == 403
     merchant.refresh_from_db()
     assert merchant.name != "Hacked"
+
+
+def test_a_poisoned_merchant_stored_before_the_rules_does_not_stop_retraining(settled, lead):
+    """A volume stored as Infinity (before the CHECK constraints) cannot be featurised:
+    training, evaluation and rescoring leave that merchant out and say how many."""
+    from math import inf
+
+    from review.services import retraining
+    from supportability.services import merchants_scorable
+    from tests.factories import poison
+
+    in_training = LabelSnapshot.objects.get(filters__source="seed").rows.first().merchant
+    poison(in_training, "monthly_volume", inf)
+    run = services.retrain_start(actor=lead, enqueue=False)
+    run = retraining.retrain_execute(run_id=run.pk)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.message
+    assert run.skipped_rows >= 1
+    assert "left out: the merchant's stored data cannot be read" in run.message
+    assert run.model_version.metrics["skipped_rows"] >= 1
+    assert not Score.objects.filter(model_version=run.model_version, merchant=in_training)
+    assert merchants_scorable().count() == Merchant.objects.count() - 1
+    assert Score.objects.filter(model_version=run.model_version).count() == (
+        Merchant.objects.count() - 1
+    )

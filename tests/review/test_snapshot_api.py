@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from review.models import CleanLabel
 from supportability.models import AuditEvent, LabelSnapshot, LabelSnapshotRow
 from supportability.services import SnapshotRow, snapshot_create, token_create, token_revoke
-from tests.clients import api_as, bearer
+from tests.clients import api_as, bearer, error_fields
 from tests.factories import MerchantFactory, UserFactory, clean_label, escalated_item
 
 pytestmark = pytest.mark.django_db
@@ -217,7 +217,7 @@ def test_rows_in_an_unknown_format_are_400_naming_format(fmt, reader):
     response = reader.get(f"{SNAPSHOTS}{snapshot.pk}/rows?format={fmt}")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
-    assert "format" in response.json()["errors"]
+    assert "format" in error_fields(response)
 
 
 def test_rows_ignore_an_accept_header_naming_the_download(reader):
@@ -284,7 +284,7 @@ def test_post_with_bad_input_is_400_naming_the_field(lead, body, field):
     clean_label()
     response = api_as(lead).post(SNAPSHOTS, body, format="json")
     assert response.status_code == 400
-    assert field in response.json()["errors"]
+    assert field in error_fields(response)
     assert not LabelSnapshot.objects.exists()
 
 

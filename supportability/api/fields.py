@@ -1,0 +1,126 @@
+"""Strict serializer fields: the API takes JSON types as they are. DRF's own fields coerce
+(`true` reads as 1.0, `"0.5"` as 0.5, `5993` as the text "5993") and let NaN and the
+infinities through; these refuse all of that, and an explanation is checked against its
+schema with every error's path."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from supportability import validation
+
+
+def _kind(data: Any) -> str:
+    if data is None:
+        return "null"
+    if isinstance(data, bool):
+        return "a boolean"
+    return {"str": "a string", "list": "a list", "dict": "an object"}.get(
+        type(data).__name__, type(data).__name__
+    )
+
+
+class FiniteFloatField(serializers.FloatField):
+    default_error_messages = {
+        "not_a_number": "Must be a number, not {kind}.",
+        "not_finite": "Must be a finite number, not {value}.",
+    }
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("not_a_number", kind=_kind(data))
+        if not math.isfinite(data):
+            self.fail("not_finite", value=data)
+        return float(data)
+
+
+class WholeNumberField(serializers.IntegerField):
+    default_error_messages = {
+        "not_a_number": "Must be a whole number, not {kind}.",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("not_a_number", kind=_kind(data))
+        if not math.isfinite(data) or data != int(data):
+            self.fail("invalid")
+        return int(data)
+
+
+class FlagField(serializers.BooleanField):
+    """`true` or `false` (DRF also reads "yes", 1, "on"...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(
+                f"Must be true or false, not {_kind(data)}.", "invalid"
+            )
+        return data
+
+
+class _StrictText:
+    """Refuses anything but a JSON string (DRF turns numbers into text)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Must be a string, not {_kind(data)}.", "invalid")
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise serializers.ValidationError(
+                "Must be valid Unicode text (it holds an unpaired surrogate).", "invalid"
+            ) from None
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class TextField(_StrictText, serializers.CharField):
+    pass
+
+
+class TokenField(_StrictText, serializers.UUIDField):
+    pass
+
+
+class ChoiceTextField(_StrictText, serializers.ChoiceField):
+    pass
+
+
+class SlugReferenceField(serializers.SlugRelatedField):
+    """A related object named by its slug, given as a string (DRF looks 5 up as "5")."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Must be a slug (a string), not {_kind(data)}.")
+        return super().to_internal_value(data)
+
+
+class PatternField(_StrictText, serializers.RegexField):
+    pass
+
+
+class WebAddressField(_StrictText, serializers.URLField):
+    pass
+
+
+class SlugTextField(_StrictText, serializers.SlugField):
+    pass
+
+
+@extend_schema_field(validation.EXPLANATION_SCHEMA)
+class ExplanationField(serializers.JSONField):
+    """An explanation (supportability.validation.EXPLANATION_SCHEMA). Its errors are keyed
+    by their path inside the field, e.g. `terms[0][1]`, so the response names
+    `explanation.terms[0][1]`."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        errors: dict[str, list[str]] = {}
+        for path, message in validation.explanation_errors(value, field=""):
+            errors.setdefault(path, []).append(message)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
