@@ -11,12 +11,16 @@ endif
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 PORT ?= 8000
+WEB_WORKERS ?= 2
+WORKER_CONCURRENCY ?= 2
+VAR_DIR ?= var
+VAR := $(abspath $(VAR_DIR))
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 .PHONY: help install run migrate seed test screenshots lint format bench-queue clean
 
 help:
-	@echo "make run    - the demo on http://127.0.0.1:$(PORT) (SQLite, embedded broker, worker, beat)"
+	@echo "make run    - the demo on http://127.0.0.1:$(PORT) (SQLite, embedded broker, worker, beat, relay)"
 	@echo "make test   - the test suite (set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL / Redis)"
 	@echo "make lint   - ruff and mypy"
 
@@ -31,18 +35,22 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 migrate: install
-	@mkdir -p var
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@mkdir -p $(VAR)
+	VAR_DIR="$(VAR)" $(PY) manage.py migrate --noinput
+	VAR_DIR="$(VAR)" $(PY) manage.py collectstatic --noinput --verbosity 0
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	VAR_DIR="$(VAR)" $(PY) manage.py seed_demo
 
+# supervisord in the foreground (deploy/supervisord.conf): web, worker, beat and the outbox
+# relay; one that dies is started again, Ctrl-C stops them all.
 run: seed
+	@mkdir -p $(VAR)/log
 	@echo
-	@echo "Supportability Review on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
+	@echo "Supportability Review on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker, beat and relay)"
 	@echo
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
+	PATH="$(abspath $(VENV))/bin:$$PATH" VAR_DIR="$(VAR)" PORT=$(PORT) WEB_WORKERS=$(WEB_WORKERS) \
+	  WORKER_CONCURRENCY=$(WORKER_CONCURRENCY) exec $(VENV)/bin/supervisord -c deploy/supervisord.conf
 
 test: install
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
