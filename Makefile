@@ -17,7 +17,7 @@ VAR_DIR ?= var
 VAR := $(abspath $(VAR_DIR))
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install run migrate seed test screenshots lint format bench-queue clean
+.PHONY: help install run migrate seed test screenshots lint format bench-queue bench-smoke clean
 
 help:
 	@echo "make run    - the demo on http://127.0.0.1:$(PORT) (SQLite, embedded broker, worker, beat, relay)"
@@ -70,6 +70,14 @@ format: install
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/supportability
 bench-queue: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/queue.py $(BENCH_ARGS)
+
+# Every benchmark's --smoke mode (tests/test_bench_smoke.py), PostgreSQL and Redis required:
+# tiny sizes, the same code and checks, each in a database of its own beside
+# BENCH_DATABASE_URL's (dropped afterwards); nothing is written to bench/RESULTS.md or docs/.
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/14
+bench-smoke: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) \
+	  REQUIRE_POSTGRES=1 REQUIRE_REDIS=1 $(PY) -m pytest -n 2 -m bench tests/test_bench_smoke.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
