@@ -76,3 +76,15 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
 
     with django_db_blocker.unblock():
         taxonomy_install(PolicyCategory, PolicyVersion)
+
+
+@pytest.fixture
+def celery_not_eager() -> Any:
+    """Celery as in production: tasks go to the broker and outbox messages wait for a relay.
+    (The setting is namespaced: `app.conf.task_always_eager = x` does not override it.)"""
+    from supportability.celery import app
+
+    was = app.conf.task_always_eager
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    yield app
+    app.conf.CELERY_TASK_ALWAYS_EAGER = was

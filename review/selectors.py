@@ -36,6 +36,33 @@ def run_latest() -> TrainingRun | None:
 
 
 @dataclass(frozen=True)
+class RunState:
+    """What a lead is told about an active retraining beyond its step and progress."""
+
+    waiting: bool  # its next step waits for a worker (or for the broker)
+    waiting_since: Any  # datetime of the oldest waiting message
+    broker_error: str  # the broker refused the last attempt to hand the step over
+    heartbeat_seconds: int | None  # since the running step's last heartbeat
+
+
+def run_state(run: TrainingRun | None) -> RunState | None:
+    if run is None or not run.is_active:
+        return None
+    open_messages = run.outbox.filter(done_at__isnull=True)
+    running = open_messages.filter(started_at__isnull=False).exists()
+    waiting = open_messages.filter(started_at__isnull=True).order_by("created_at").first()
+    now = timezone.now()
+    return RunState(
+        waiting=waiting is not None and not running,
+        waiting_since=waiting.created_at if waiting else None,
+        broker_error=waiting.publish_error if waiting else "",
+        heartbeat_seconds=int((now - run.heartbeat_at).total_seconds())
+        if running and run.heartbeat_at
+        else None,
+    )
+
+
+@dataclass(frozen=True)
 class GoldAccuracy:
     analyst: str
     answered: int

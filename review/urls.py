@@ -10,6 +10,7 @@ urlpatterns = [
     path("labels/", dashboard.labels, name="labels"),
     path("retrain/", dashboard.retrain, name="retrain"),
     path("runs/<id:run_id>/", dashboard.run_status, name="run"),
+    path("runs/<id:run_id>/retry/", dashboard.retry, name="run-retry"),
     path("queues/", queues.queues, name="queues"),
     path("queues/<id:queue_id>/", queues.queue_settings, name="queue-settings"),
     path("queues/<id:queue_id>/mix/", queues.queue_mix, name="queue-mix"),

@@ -298,6 +298,12 @@ class TrainingRun(models.Model):
     # True while queued or running: the partial unique index makes it a lock, so the
     # database refuses a second retraining while one is under way.
     holds_lock = models.BooleanField(default=True)
+    # The last sign of life of the worker running one of its steps (the outbox heartbeat);
+    # a run whose running step has been silent too long is recovered as failed.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # 1, then one more for each time a lead retried it after a failure (it resumes at the
+    # step it stopped at).
+    attempt = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -317,6 +323,54 @@ class TrainingRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in {self.Status.QUEUED, self.Status.RUNNING}
+
+
+class OutboxMessage(models.Model):
+    """Follow-up work, written in the same transaction as the change that causes it, for
+    the relay to publish to Celery (supportability.outbox). The Celery message carries only
+    this row's id; the task is idempotent on it."""
+
+    class Outcome(models.TextChoices):
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        ABANDONED = "abandoned", "Abandoned (its retraining was recovered as failed)"
+
+    task = models.CharField(max_length=200)  # the Celery task's registered name
+    kwargs = models.JSONField(default=dict, blank=True)
+    # Written once: a second write of the same follow-up (a retried step) finds this one.
+    key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="outbox"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # Not published before this time; never when empty (a run executed inline by its
+    # caller, manage.py retrain).
+    available_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    publish_attempts = models.PositiveIntegerField(default=0)
+    publish_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("id",)
+        indexes: ClassVar = [
+            models.Index(fields=["id"], condition=Q(done_at__isnull=True), name="outbox_open"),
+        ]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(done_at__isnull=True, outcome="")
+                | Q(done_at__isnull=False) & ~Q(outcome=""),
+                name="outbox_done_has_outcome",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"outbox {self.pk}: {self.task}"
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

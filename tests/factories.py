@@ -215,3 +215,39 @@ def poison(instance: Any, field: str, value: Any) -> None:
             cursor.execute("PRAGMA ignore_check_constraints = ON")
             cursor.execute(update, [value, instance.pk])
             cursor.execute("PRAGMA ignore_check_constraints = OFF")
+
+
+def clean_labels_from_truth(world_truth, *, flip_violators: float = 0.0, seed: int = 0):
+    """Clean labels for every merchant from the hidden truth, as if analysts and leads had
+    settled them all; optionally scrambled outside the held-out fifth (violators called
+    supportable, some clean merchants called violators): a candidate learns from that, the
+    evaluation still sees the truth."""
+    import random
+
+    from review.models import CleanLabel
+    from review.services.retraining import is_holdout
+    from supportability.models import PolicyCategory
+
+    rng = random.Random(seed)
+    categories = dict(PolicyCategory.objects.values_list("slug", "id"))
+    rows = []
+    for truth in world_truth:
+        decision, slug = truth.decision, truth.category_slug
+        flip = not is_holdout(truth.merchant.external_id) and rng.random() < flip_violators
+        if flip and decision != "supportable":
+            decision, slug = "supportable", "none"
+        elif flip and rng.random() < 0.15:  # and some clean merchants called violators
+            decision, slug = "prohibited", "drugs"
+        rows.append(
+            CleanLabel(
+                merchant_id=truth.merchant_id,
+                decision=decision,
+                category_id=categories[slug],
+                source=CleanLabel.Source.AGREEMENT,
+                confidence=1.0,
+                # A census: every merchant reviewed (the weighting itself is tested in
+                # tests/ml/test_evaluation.py; here equal weights keep the small world steady).
+                propensity=1.0,
+            )
+        )
+    CleanLabel.objects.bulk_create(rows)

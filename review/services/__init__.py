@@ -15,21 +15,21 @@ from .errors import Conflict, InvalidInput, LeaseLost, NotAllowed
 from .label_noise import noise_check, second_looks
 from .lead_work import Work, lead_claim, lead_release, lead_work_counts, work_of
 from .qa import qa_audit_record, qa_audits_draw
-from .quality import quality_compute
-from .retraining import (
-    DEMO_MODEL_NAME,
-    STALE_AFTER,
+from .quality import quality_compute, quality_recompute_request
+from .retrain_runs import (
     RetrainBusy,
     retrain_execute,
+    retrain_if_due,
+    retrain_retry,
     retrain_start,
-    training_rows,
+    runs_recover,
 )
+from .retraining import DEMO_MODEL_NAME, training_rows
 from .rules import review_settings_update
 from .sampling import bandit_evidence, queue_draw_now, queue_top_up, queues_top_up
 
 __all__ = [
     "DEMO_MODEL_NAME",
-    "STALE_AFTER",
     "Conflict",
     "Decided",
     "InvalidInput",
@@ -51,12 +51,16 @@ __all__ = [
     "qa_audit_record",
     "qa_audits_draw",
     "quality_compute",
+    "quality_recompute_request",
     "queue_draw_now",
     "queue_top_up",
     "queues_top_up",
     "retrain_execute",
+    "retrain_if_due",
+    "retrain_retry",
     "retrain_start",
     "review_settings_update",
+    "runs_recover",
     "second_looks",
     "snapshot_from_clean_labels",
     "training_rows",

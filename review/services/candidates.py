@@ -11,19 +11,18 @@ from supportability.audit import audit_record
 from supportability.models import ModelVersion, TrainingRun
 
 from .errors import InvalidInput
-from .retraining import RetrainBusy, runs_fail_stale
+from .retrain_runs import BUSY_MESSAGE, RetrainBusy, runs_recover
+from .retraining import handoff
 
 
 @transaction.atomic
 def candidate_promote(*, actor: Any, model_version_id: int) -> TrainingRun:
     """A lead overrides the gate: the held candidate is rescored, promoted and the queue
     re-ranked, by a run of its own (so nothing else retrains meanwhile)."""
-    from ..tasks import promote_chain
-
     model_version = ModelVersion.objects.select_for_update().get(pk=model_version_id)
     if model_version.status != ModelVersion.Status.CANDIDATE:
         raise ValueError(f"Only a candidate can be promoted; this one is {model_version.status}.")
-    runs_fail_stale()
+    runs_recover()
     try:
         with transaction.atomic():
             run = TrainingRun.objects.create(
@@ -36,11 +35,11 @@ def candidate_promote(*, actor: Any, model_version_id: int) -> TrainingRun:
                 gate={"passed": True, "reasons": ["Promoted by a lead over the gate."]},
             )
     except IntegrityError as exc:
-        raise RetrainBusy("A retraining is already queued or running.") from exc
+        raise RetrainBusy(BUSY_MESSAGE) from exc
     audit_record(
         actor=actor, verb="model.promote_requested", target=model_version, after={"run": run.pk}
     )
-    transaction.on_commit(lambda: promote_chain(run.pk).delay())
+    handoff(run, "rescore")
     return run
 
 

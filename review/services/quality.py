@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from labeling.models import Label
 from supportability.audit import audit_record
-from supportability.models import PolicyCategory
+from supportability.models import OutboxMessage, PolicyCategory
+from supportability.outbox import outbox_write
 
 from ..agreement import Agreement, krippendorff_alpha, pair_agreement
 from ..models import AgreementStat, AnalystQuality, QaAudit, QualityRun
@@ -214,3 +215,20 @@ def quality_compute(*, now: datetime | None = None, window: timedelta = WINDOW) 
             },
         )
     return run
+
+
+RECOMPUTE_TASK = "review.tasks.quality_compute_requested"
+
+
+@transaction.atomic
+def quality_recompute_request(*, actor: Any) -> OutboxMessage:
+    """A lead asks for the statistics now: a message for the workers (the request never
+    talks to the broker), one at a time however often they press."""
+    waiting = OutboxMessage.objects.filter(
+        task=RECOMPUTE_TASK, done_at__isnull=True, started_at__isnull=True
+    ).first()
+    if waiting is not None:
+        return waiting
+    message = outbox_write(task=RECOMPUTE_TASK)
+    audit_record(actor=actor, verb="quality.recompute_request", target=message, after={})
+    return message

@@ -1,11 +1,15 @@
 """Retraining, as a chain of idempotent steps that Celery runs one after another:
 
-    snapshot -> train (and calibrate) -> evaluate -> decide -> rescore (a group of chunks
-    across workers) -> promote and re-prioritise
+    snapshot -> train (and calibrate) -> evaluate -> decide -> rescore (one task per chunk
+    of merchants, across workers) -> promote -> re-prioritise
 
 Each step is a service that checks where its run is and does nothing if that step is
 behind it, so a redelivered task (acks_late, a worker killed mid-step) or a second run of
-the same step writes nothing twice. The gate promotes a candidate only when it is not
+the same step writes nothing twice. A step hands over to the next by writing its outbox
+message in the same transaction that records the step done (supportability.outbox): the
+chain survives a broker outage and a killed worker, and no step is ever lost between two
+others. The run's lifecycle (start, recovery of a run whose worker died, a lead's retry,
+inline runs) is in retrain_runs.py. The gate promotes a candidate only when it is not
 worse than the champion on held-out labels weighted by their sampling propensities; a
 held candidate waits on the model page for a lead to promote or reject it. The chain is
 composed here, in the top layer, because it reads labels (labeling, review) to train
@@ -15,16 +19,13 @@ models (supportability).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from labeling.models import Label
 from labeling.services import queue_reprioritise
 from supportability import validation
 from supportability.audit import audit_record
@@ -36,9 +37,11 @@ from supportability.models import (
     LabelSnapshotRow,
     Merchant,
     ModelVersion,
+    OutboxMessage,
     Score,
     TrainingRun,
 )
+from supportability.outbox import outbox_write
 from supportability.services import (
     SnapshotRow,
     champion,
@@ -51,8 +54,6 @@ from supportability.services import (
     snapshot_create,
 )
 
-from ..models import AgreementStat
-from ..selectors import review_rules
 from .clean_labels import clean_labels_refresh, snapshot_rows
 
 DEMO_MODEL_NAME = "supportability-demo"
@@ -61,11 +62,28 @@ DEMO_MODEL_NAME = "supportability-demo"
 HOLDOUT_SHARE = 5
 # Merchants per scoring task; the chunks of one rescoring run on every worker at once.
 RESCORE_CHUNK = 20_000
-STEPS = ("queued", "snapshot", "train", "evaluate", "decide", "rescore", "promote", "done")
-
-
-class RetrainBusy(Exception):
-    """A retraining is already queued or running."""
+STEPS = (
+    "queued",
+    "snapshot",
+    "train",
+    "evaluate",
+    "decide",
+    "rescore",
+    "promote",
+    "reprioritise",
+    "done",
+)
+# The task that runs each step (review.tasks), by the step it resumes at.
+STEP_TASKS = {
+    "queued": "review.tasks.retrain_snapshot",
+    "snapshot": "review.tasks.retrain_snapshot",
+    "train": "review.tasks.retrain_train",
+    "evaluate": "review.tasks.retrain_evaluate",
+    "decide": "review.tasks.retrain_decide",
+    "promote": "review.tasks.retrain_promote",
+    "reprioritise": "review.tasks.retrain_reprioritise",
+}
+RESCORE_TASK = "review.tasks.rescore_chunk"
 
 
 def _id(value: int | None) -> int:
@@ -79,37 +97,6 @@ def is_holdout(external_id: str) -> bool:
     """By the merchant's external id: the same merchants on every database."""
     digest = hashlib.sha256(f"holdout:{external_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % HOLDOUT_SHARE == 0
-
-
-@transaction.atomic
-def retrain_start(*, actor: Any, enqueue: bool = True) -> TrainingRun:
-    """Queue a retraining for the workers (or, with enqueue=False, for the caller to run
-    with retrain_execute). Never two at once: the database refuses a second active run."""
-    from ..tasks import retrain_chain
-
-    runs_fail_stale()
-    try:
-        with transaction.atomic():
-            run = TrainingRun.objects.create(requested_by=actor, step="queued")
-    except IntegrityError as exc:
-        raise RetrainBusy("A retraining is already queued or running.") from exc
-    audit_record(actor=actor, verb="retrain.start", target=run, after={"status": run.status})
-    if enqueue:
-        transaction.on_commit(lambda: retrain_chain(run.pk).delay())
-    return run
-
-
-# Past the chain's time limits a run that still holds the lock was lost with its worker
-# (killed, restarted); it must not block retraining for good.
-STALE_AFTER = timedelta(seconds=3 * 1_860 + 60)
-
-
-def runs_fail_stale() -> None:
-    cutoff = timezone.now() - STALE_AFTER
-    for run in TrainingRun.objects.select_for_update().filter(
-        holds_lock=True, created_at__lt=cutoff
-    ):
-        _finish(run, status=TrainingRun.Status.FAILED, message="Lost with its worker; abandoned.")
 
 
 def _at(run_id: int, step: str) -> TrainingRun | None:
@@ -127,6 +114,27 @@ def _advance(run: TrainingRun, *, step: str, progress: int, **fields: Any) -> No
     for key, value in fields.items():
         setattr(run, key, value)
     run.save(update_fields=["status", "step", "progress", *fields])
+
+
+def handoff(run: TrainingRun, step: str) -> None:
+    """Write the outbox message that runs `step` next, in the caller's transaction (the
+    one that records the step before it done). Keyed by run, attempt and step: written
+    once, however often the step before it is delivered."""
+    if step == "rescore":
+        for first_id, last_id in rescore_chunks(run_id=run.pk):
+            outbox_write(
+                task=RESCORE_TASK,
+                kwargs={"run_id": run.pk, "first_id": first_id, "last_id": last_id},
+                key=f"retrain:{run.pk}:{run.attempt}:rescore:{first_id}",
+                run=run,
+            )
+        return
+    outbox_write(
+        task=STEP_TASKS[step],
+        kwargs={"run_id": run.pk},
+        key=f"retrain:{run.pk}:{run.attempt}:{step}",
+        run=run,
+    )
 
 
 def training_rows() -> list[SnapshotRow]:
@@ -165,6 +173,7 @@ def retrain_snapshot(*, run_id: int) -> TrainingRun | None:
                 rows=rows, filters={"source": "retrain", "run": run.pk}, actor=run.requested_by
             )
             _advance(run, step="train", progress=15, snapshot=snapshot)
+            handoff(run, "train")
     return run
 
 
@@ -206,6 +215,7 @@ def retrain_train(*, run_id: int) -> TrainingRun | None:
                 model_version=model_version,
                 skipped_rows=skipped,
             )
+            handoff(run, "evaluate")
     return run
 
 
@@ -307,6 +317,7 @@ def retrain_evaluate(*, run_id: int) -> TrainingRun | None:
             gate=verdict,
             skipped_rows=run.skipped_rows + unreadable,
         )
+        handoff(run, "decide")
     return run
 
 
@@ -329,6 +340,7 @@ def retrain_decide(*, run_id: int) -> TrainingRun | None:
                 + skipped_note(run.skipped_rows),
             )
         _advance(run, step="rescore", progress=65)
+        handoff(run, "rescore")
     return run
 
 
@@ -368,20 +380,37 @@ def rescore_chunk(*, run_id: int, first_id: int, last_id: int) -> bool:
         if scored < total:
             return False
         _advance(run, step="promote", progress=92)
+        handoff(run, "promote")
     return True
 
 
 def retrain_promote(*, run_id: int) -> TrainingRun | None:
-    """Promote the scored candidate and re-rank the open queue by its scores."""
+    """Promote the scored candidate: it becomes the champion and the previous one retires,
+    in one transaction (never two champions, never a champion without scores)."""
     with transaction.atomic():
         run = _at(run_id, "promote")
         if run is None:
             return None
         model_version = ModelVersion.objects.get(pk=_id(run.model_version_id))
         model_promote(model_version=model_version, actor=run.requested_by)
+        _advance(run, step="reprioritise", progress=95)
+        handoff(run, "reprioritise")
+    return run
+
+
+def retrain_reprioritise(*, run_id: int) -> TrainingRun | None:
+    """Re-rank the open queue by the new champion's scores (bulk, idempotent: the same
+    scores give the same priorities), and finish the run."""
+    with transaction.atomic():
+        run = _at(run_id, "reprioritise")
+        if run is None:
+            return None
+    model_version = ModelVersion.objects.get(pk=_id(run.model_version_id))
     queue_reprioritise(model_version=model_version, actor=run.requested_by)
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.step != "reprioritise" or not run.is_active:
+            return run
         _advance(run, step="done", progress=100)
         snapshot_rows_n = run.snapshot.row_count if run.snapshot else 0
         return _finish(
@@ -392,34 +421,9 @@ def retrain_promote(*, run_id: int) -> TrainingRun | None:
         )
 
 
-def retrain_execute(
-    *, run_id: int, progress: Callable[[TrainingRun], None] | None = None
-) -> TrainingRun:
-    """Run every step inline, in order (manage.py retrain, tests): the same services the
-    Celery chain runs, one after another in this process; `progress` sees the run after
-    each step."""
-
-    def report() -> None:
-        if progress is not None:
-            progress(TrainingRun.objects.get(pk=run_id))
-
-    try:
-        for step in (retrain_snapshot, retrain_train, retrain_evaluate, retrain_decide):
-            step(run_id=run_id)
-            report()
-        for first_id, last_id in rescore_chunks(run_id=run_id):
-            rescore_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
-            report()
-        retrain_promote(run_id=run_id)
-        report()
-    except Exception as exc:
-        retrain_failed(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
-        raise
-    return TrainingRun.objects.get(pk=run_id)
-
-
 def retrain_failed(*, run_id: int, error: str) -> None:
-    """The chain's error callback: the run ends failed; the champion stays as it was."""
+    """A step failed: the run ends failed and its other messages are abandoned; the
+    champion stays as it was. A lead may retry it (retrain_runs.retrain_retry)."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
         if run.is_active:
@@ -432,7 +436,9 @@ def _fail(run: TrainingRun, message: str) -> TrainingRun:
         return _finish(run, status=TrainingRun.Status.FAILED, message=message)
 
 
-def _finish(run: TrainingRun, *, status: str, message: str) -> TrainingRun:
+def _finish(
+    run: TrainingRun, *, status: str, message: str, abandon_running: bool = False
+) -> TrainingRun:
     with transaction.atomic():
         run.status = status
         run.message = message
@@ -440,6 +446,13 @@ def _finish(run: TrainingRun, *, status: str, message: str) -> TrainingRun:
         run.holds_lock = False
         run.progress = 100 if status == TrainingRun.Status.SUCCEEDED else run.progress
         run.save(update_fields=["status", "message", "finished_at", "progress", "holds_lock"])
+        # Whatever of it was still waiting is abandoned (a late delivery finds its message
+        # done and does nothing); a step still running closes its own message, unless its
+        # worker is gone (the recovery says so).
+        abandoned = OutboxMessage.objects.filter(run=run, done_at__isnull=True)
+        if not abandon_running:
+            abandoned = abandoned.filter(started_at__isnull=True)
+        abandoned.update(done_at=timezone.now(), outcome=OutboxMessage.Outcome.ABANDONED)
         audit_record(
             actor=run.requested_by,
             verb="retrain.finish",
@@ -456,33 +469,3 @@ def skipped_note(skipped: int) -> str:
         f" {skipped} label{'s' if skipped != 1 else ''} left out: the merchant's stored data"
         " cannot be read by a model (see the data issues)."
     )
-
-
-def retrain_if_due(*, now: Any = None) -> TrainingRun | None:
-    """The beat's trigger: retrain once enough labels arrived since the last snapshot a
-    retraining took, if the analysts agree well enough for their labels to be worth it
-    (the latest overall AC1). Never while another run is active (retrain_start's lock)."""
-    rules = review_rules()
-    last = (
-        TrainingRun.objects.filter(snapshot__isnull=False)
-        .order_by("-id")
-        .values_list("snapshot__created_at", flat=True)
-        .first()
-    )
-    new_labels = (
-        Label.objects.filter(created_at__gt=last).count() if last else Label.objects.count()
-    )
-    if new_labels < rules.retrain_min_new_labels:
-        return None
-    overall = (
-        AgreementStat.objects.filter(scope=AgreementStat.Scope.OVERALL)
-        .order_by("-run_id")
-        .values_list("ac1", flat=True)
-        .first()
-    )
-    if overall is not None and overall < rules.retrain_min_agreement:
-        return None
-    try:
-        return retrain_start(actor=None)
-    except RetrainBusy:
-        return None

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.roles import Role
 
-from .. import selectors, tasks
+from .. import selectors, services
 from ..charts import bar_chart
 from .audit import FORMULA_PREFIXES
 
@@ -54,7 +54,7 @@ def recompute(request: HtmxHttpRequest) -> HttpResponse:
     if latest is not None and timezone.now() - latest.computed_at < RECOMPUTE_EVERY:
         messages.info(request, "Just computed: the figures below are current.")
     else:
-        tasks.quality_compute.delay()
+        services.quality_recompute_request(actor=request.user)
         messages.info(request, "Recomputing: the figures refresh when the worker is done.")
     return redirect("review:agreement")
 

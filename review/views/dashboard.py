@@ -4,10 +4,11 @@ recent labels (live), models and retraining."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from labeling.fragments import error_fragment
 from labeling.selectors import (
     labels_recent,
     queue_stats,
@@ -30,7 +31,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             "labels": labels_recent(),
             "events": selectors.audit_recent(),
             "models": selectors.models_recent(),
-            "run": selectors.run_latest(),
+            "run": (run := selectors.run_latest()),
+            "run_state": selectors.run_state(run),
             "stats": queue_stats(),
             "estimates": estimates_current(),
             "bias": automation_bias(),
@@ -49,8 +51,13 @@ def _run_panel(
     request: HtmxHttpRequest, run: TrainingRun | None, *, error: str = "", status: int = 200
 ) -> HttpResponse:
     """The model panel: the latest retraining (polling while it runs) and the versions."""
-    context = {"run": run, "models": selectors.models_recent(), "error": error}
-    return render(request, "review/_run.html", context, status=status)
+    context = {
+        "run": run,
+        "run_state": selectors.run_state(run),
+        "models": selectors.models_recent(),
+        "error": error,
+    }
+    return error_fragment(render(request, "review/_run.html", context, status=status))
 
 
 @require_POST
@@ -59,6 +66,24 @@ def retrain(request: HtmxHttpRequest) -> HttpResponse:
     try:
         run = services.retrain_start(actor=request.user)
     except services.RetrainBusy as exc:
+        if request.htmx:
+            return _run_panel(request, selectors.run_latest(), error=str(exc), status=409)
+        messages.error(request, str(exc))
+        return redirect("review:dashboard")
+    if request.htmx:
+        return _run_panel(request, run)
+    return redirect("review:dashboard")
+
+
+@require_POST
+@role_required(Role.LEAD)
+def retry(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    """A lead retries a failed retraining: it resumes at the step it stopped at."""
+    try:
+        run = services.retrain_retry(actor=request.user, run_id=run_id)
+    except TrainingRun.DoesNotExist as exc:
+        raise Http404("No such retraining.") from exc
+    except services.Conflict as exc:
         if request.htmx:
             return _run_panel(request, selectors.run_latest(), error=str(exc), status=409)
         messages.error(request, str(exc))

@@ -169,9 +169,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -186,6 +187,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "supportability.tasks.outbox_relay_tick", "schedule": 2.0},
+    "recover-runs": {"task": "review.tasks.runs_recover", "schedule": 30.0},
     "expire-leases": {"task": "labeling.tasks.leases_expire", "schedule": 30.0},
     "draw-qa-audits": {"task": "review.tasks.qa_audits_draw", "schedule": 60.0},
     "compute-quality": {"task": "review.tasks.quality_compute", "schedule": 900.0},
@@ -193,6 +196,18 @@ CELERY_BEAT_SCHEDULE = {
     "noise-check": {"task": "review.tasks.noise_check", "schedule": 3600.0},
     "top-up-queues": {"task": "review.tasks.queues_top_up", "schedule": 300.0},
 }
+
+# The transactional outbox (supportability.outbox): a running task heartbeats every
+# OUTBOX_HEARTBEAT_SECONDS; a redelivery takes over a task silent for
+# OUTBOX_TAKEOVER_SECONDS; a message published but never started is published again after
+# OUTBOX_REPUBLISH_SECONDS; a retraining whose running step is silent for
+# RUN_STALE_SECONDS is recovered as failed (a lead can retry it).
+OUTBOX_HEARTBEAT_SECONDS = float(os.environ.get("OUTBOX_HEARTBEAT_SECONDS", "10"))
+OUTBOX_TAKEOVER_SECONDS = float(os.environ.get("OUTBOX_TAKEOVER_SECONDS", "30"))
+OUTBOX_REPUBLISH_SECONDS = float(os.environ.get("OUTBOX_REPUBLISH_SECONDS", "300"))
+RUN_STALE_SECONDS = float(os.environ.get("RUN_STALE_SECONDS", "120"))
+# A broker that does not answer fails a publish in seconds rather than hanging the relay.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
 # The review queue.
 LEASE_SECONDS = int(os.environ.get("LEASE_SECONDS", "600"))

@@ -15,7 +15,7 @@ from supportability.models import (
     Score,
     TrainingRun,
 )
-from tests.factories import UserFactory
+from tests.factories import UserFactory, clean_labels_from_truth
 
 pytestmark = pytest.mark.django_db
 
@@ -65,58 +65,6 @@ def test_inclusion_probability_is_never_zero_and_grows_with_score():
     assert values[-1] == 1.0
 
 
-def _clean_labels_from(world_truth, *, flip_violators: float = 0.0, seed: int = 0):
-    """Clean labels for every merchant from the hidden truth, as if analysts and leads had
-    settled them all; optionally scrambled outside the held-out fifth (violators called
-    supportable, some clean merchants called violators): a candidate learns from that, the
-    evaluation still sees the truth."""
-    import random
-
-    from review.models import CleanLabel
-    from review.services.retraining import is_holdout
-    from supportability.models import PolicyCategory
-
-    rng = random.Random(seed)
-    categories = dict(PolicyCategory.objects.values_list("slug", "id"))
-    rows = []
-    for truth in world_truth:
-        decision, slug = truth.decision, truth.category_slug
-        flip = not is_holdout(truth.merchant.external_id) and rng.random() < flip_violators
-        if flip and decision != "supportable":
-            decision, slug = "supportable", "none"
-        elif flip and rng.random() < 0.15:  # and some clean merchants called violators
-            decision, slug = "prohibited", "drugs"
-        rows.append(
-            CleanLabel(
-                merchant_id=truth.merchant_id,
-                decision=decision,
-                category_id=categories[slug],
-                source=CleanLabel.Source.AGREEMENT,
-                confidence=1.0,
-                # A census: every merchant reviewed (the weighting itself is tested in
-                # tests/ml/test_evaluation.py; here equal weights keep the small world steady).
-                propensity=1.0,
-            )
-        )
-    CleanLabel.objects.bulk_create(rows)
-
-
-@pytest.fixture
-def settled(monkeypatch):
-    """The world with every merchant's clean label settled (the refresh, tested in
-    test_clean_labels.py, would recompute them from labels: kept as they are here)."""
-    import review.services.retraining as retraining
-
-    # Larger than `world`: a fifth is held out, and PR-AUC over a handful of violators is
-    # too noisy to rank two models.
-    world = demo_seed(merchants=2_000, seed=11, history=False)
-    monkeypatch.setattr(retraining, "clean_labels_refresh", lambda **kwargs: 0)
-    _clean_labels_from(
-        GroundTruth.objects.select_related("merchant").order_by("merchant__external_id")
-    )
-    return world
-
-
 def test_retrain_evaluates_promotes_rescores_and_reprioritises(
     settled, lead, django_capture_on_commit_callbacks
 ):
@@ -164,7 +112,7 @@ def _scrambled_retrain(lead, capture) -> TrainingRun:
     good.refresh_from_db()
     assert good.status == TrainingRun.Status.SUCCEEDED, good.message
     CleanLabel.objects.all().delete()
-    _clean_labels_from(
+    clean_labels_from_truth(
         GroundTruth.objects.select_related("merchant").order_by("merchant__external_id"),
         flip_violators=0.7,
     )
@@ -220,10 +168,15 @@ def test_every_step_is_idempotent(settled, lead):
     chunks = retraining.rescore_chunks(run_id=run.pk)
     for lo, hi in chunks + chunks:
         retraining.rescore_chunk(run_id=run.pk, first_id=lo, last_id=hi)
-    retraining.retrain_promote(run_id=run.pk)
-    retraining.retrain_promote(run_id=run.pk)
+    for step in (retraining.retrain_promote, retraining.retrain_reprioritise):
+        step(run_id=run.pk)
+        step(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.SUCCEEDED
+    # Each step handed over to the next once, however often it ran: snapshot, train,
+    # evaluate, decide, each chunk, promote, reprioritise.
+    keys = list(run.outbox.values_list("key", flat=True))
+    assert len(keys) == len(set(keys)) == 6 + len(chunks)
     assert LabelSnapshot.objects.filter(filters__source="retrain").count() == 1
     assert ModelVersion.objects.filter(version=f"run{run.pk}").count() == 1
     assert Score.objects.filter(model_version=run.model_version).count() == Merchant.objects.count()
@@ -327,21 +280,6 @@ def test_a_failed_rescore_leaves_the_champion_in_place(
     assert ModelVersion.objects.get(status="champion") == champion
 
 
-def test_a_run_lost_with_its_worker_does_not_block_retraining(world, lead):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    lost = TrainingRun.objects.create(status=TrainingRun.Status.RUNNING)
-    TrainingRun.objects.filter(pk=lost.pk).update(
-        created_at=timezone.now() - services.STALE_AFTER - timedelta(minutes=1)
-    )
-    run = services.retrain_start(actor=lead, enqueue=False)
-    lost.refresh_from_db()
-    assert lost.status == TrainingRun.Status.FAILED and not lost.holds_lock
-    assert run.holds_lock
-
-
 def test_admin_is_read_only(make_user):
     from django.test import Client
 
@@ -364,14 +302,13 @@ def test_a_poisoned_merchant_stored_before_the_rules_does_not_stop_retraining(se
     training, evaluation and rescoring leave that merchant out and say how many."""
     from math import inf
 
-    from review.services import retraining
     from supportability.services import merchants_scorable
     from tests.factories import poison
 
     in_training = LabelSnapshot.objects.get(filters__source="seed").rows.first().merchant
     poison(in_training, "monthly_volume", inf)
     run = services.retrain_start(actor=lead, enqueue=False)
-    run = retraining.retrain_execute(run_id=run.pk)
+    run = services.retrain_execute(run_id=run.pk)
     assert run.status == TrainingRun.Status.SUCCEEDED, run.message
     assert run.skipped_rows >= 1
     assert "left out: the merchant's stored data cannot be read" in run.message

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
-from labeling.models import ReviewItem
+from labeling.models import Lease, ReviewItem
 from review import services
 from review.models import Adjudication, QaAudit, ReviewSettings
 from tests.clients import logged_in
@@ -108,6 +110,59 @@ def test_a_missing_rationale_is_a_400_naming_the_field(lead, disagreement):
     assert response.status_code == 400
     assert 'data-field="rationale"' in response.content.decode()
     assert not Adjudication.objects.exists()
+
+
+HX = {"HX-Request": "true"}
+
+
+def test_an_htmx_decision_refused_returns_the_form_alone_marked_to_swap(lead, disagreement):
+    client = logged_in(lead)
+    claim(client)
+    lease = Lease.objects.get(holder=lead, outcome="active")
+    response = client.post(
+        reverse("review:adjudicate", kwargs={"item_id": disagreement.pk}),
+        {"lease": lease.token, "decision": "restricted", "category": "", "rationale": "odds"},
+        headers=HX,
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "<html" not in html and html.count('id="decide"') == 1
+    assert 'data-field="category"' in html and ">odds</textarea>" in html
+    assert response["X-Error-Fragment"] == "swap" and "HX-Trigger" not in response
+
+
+def test_an_htmx_decision_accepted_loads_the_next_page_and_drops_the_draft(lead, disagreement):
+    client = logged_in(lead)
+    claim(client)
+    lease = Lease.objects.get(holder=lead, outcome="active")
+    response = client.post(
+        reverse("review:adjudicate", kwargs={"item_id": disagreement.pk}),
+        {"lease": lease.token, "decision": "restricted", "category": "gambling", "rationale": "x"},
+        headers=HX,
+    )
+    # Not a 302: the XHR would follow it and swap the next page into the form.
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("review:work")
+    assert json.loads(response["HX-Trigger"]) == {"itemDone": {}}
+    assert Adjudication.objects.get().rationale == "x"
+
+
+def test_an_htmx_decision_on_a_lost_lease_keeps_the_rationale_in_a_marked_fragment(
+    lead, disagreement
+):
+    client = logged_in(lead)
+    claim(client)
+    lease = Lease.objects.get(holder=lead, outcome="active")
+    Lease.objects.filter(pk=lease.pk).update(expires_at=lease.claimed_at)
+    response = client.post(
+        reverse("review:adjudicate", kwargs={"item_id": disagreement.pk}),
+        {"lease": lease.token, "decision": "restricted", "category": "gambling", "rationale": "y"},
+        headers=HX,
+    )
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "<html" not in html and 'id="kept-rationale"' in html and ">y</textarea>" in html
+    assert response["X-Error-Fragment"] == "swap" and "HX-Trigger" not in response
 
 
 def test_a_lead_who_labelled_the_item_is_refused_by_the_view(make_user, pair):
@@ -230,11 +285,15 @@ def test_review_rules_are_validated_and_saved(lead):
     assert [c.slug for c in saved.four_eyes.all()] == ["weapons"]
 
 
-def test_agreement_page_and_csv_show_the_computed_figures(pair, lead):
+def test_agreement_page_and_csv_show_the_computed_figures(
+    pair, lead, django_capture_on_commit_callbacks
+):
     escalated_item(pair, [BET, BET])
     escalated_item(pair, [OK, BET], priority=0.5)
     client = logged_in(lead)
-    client.post(reverse("review:recompute"))  # Celery runs eagerly in tests
+    # The click writes an outbox message; in tests it runs when the request commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("review:recompute"))
     page = client.get(reverse("review:agreement"))
     body = page.content.decode()
     assert "ann · bob" in body
