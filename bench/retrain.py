@@ -405,17 +405,17 @@ def bench(url: str, args: argparse.Namespace) -> tuple[dict[str, Any], list[dict
     log_dir = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
     print(f"worker logs: {log_dir}", flush=True)
     runs = []
-    for n in args.workers:
-        try:
-            result = retrain(n, env, log_dir)
-        except Exception:
-            if args.smoke:  # CI shows this output only: the workers' side goes with it
-                _print_logs(log_dir)
-            raise
-        print(json.dumps(result), flush=True)
-        runs.append(result)
-    if args.smoke:
-        shutil.rmtree(log_dir)
+    try:
+        for n in args.workers:
+            runs.append(retrain(n, env, log_dir))
+            print(json.dumps(runs[-1]), flush=True)
+    except Exception:
+        if args.smoke:  # CI shows this output only: the workers' side goes with it
+            _print_logs(log_dir)
+        raise
+    finally:
+        if args.smoke:
+            shutil.rmtree(log_dir, ignore_errors=True)
     return world, runs
 
 
