@@ -14,16 +14,40 @@ SHOTS = Path(
 )
 
 
-@pytest.fixture
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    # Playwright's sync API runs an event loop in this thread; the Django ORM calls made by
-    # the test itself are still synchronous, so allow them.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(autouse=True, params=[False, True], ids=["debug-off", "debug-on"])
+def debug(request, settings):
+    """Every browser test runs with DEBUG off, as in production, and on, as `make run` serves
+    the app (Django's technical error pages; django-htmx adds a script of its own in DEBUG).
+    pytest-django turns DEBUG off for tests; views and templates read it per request, and
+    the live server runs in this process, so setting it here reaches the pages."""
+    settings.DEBUG = request.param
+    return request.param
 
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
+
+@pytest.fixture(scope="module")
+def _chromium():
+    """One chromium per test module, started by the first test that needs it (after the
+    autouse check that skips when there is none): starting one costs about 1.5 s."""
+    started = {}
+    yield started
+    if started:
+        started["browser"].close()
+        started["playwright"].stop()
+
+
+@pytest.fixture
+def browser(_chromium):
+    """The module's chromium. Each page a test opens (browser.new_page) has a context of its
+    own, cookies and sessionStorage included, closed when the test ends."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    if not _chromium:
+        # Playwright's sync API runs an event loop in this thread; the Django ORM calls made
+        # by the test itself are still synchronous, so allow them.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        from playwright.sync_api import sync_playwright
+
+        _chromium["playwright"] = sync_playwright().start()
+        _chromium["browser"] = _chromium["playwright"].chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
             args=[
@@ -35,8 +59,10 @@ def browser():
                 "--no-first-run",
             ],
         )
-        yield chromium
-        chromium.close()
+    chromium = _chromium["browser"]
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 def login(page, base: str, username: str) -> None:
@@ -44,3 +70,4 @@ def login(page, base: str, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", "pw-for-tests")
     page.click("button[type=submit]")
+
