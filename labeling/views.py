@@ -16,6 +16,7 @@ from supportability.roles import LABELLERS
 
 from . import selectors, services
 from .forms import LabelForm, LeaseForm
+from .fragments import error_fragment
 from .models import Lease
 
 
@@ -48,7 +49,7 @@ def _render_workspace(
         "heartbeat_seconds": max(5, settings.LEASE_SECONDS // 5),
     }
     template = "labeling/_item.html" if request.htmx else "labeling/workbench.html"
-    return render(request, template, context, status=status)
+    return error_fragment(render(request, template, context, status=status))
 
 
 def _claim_next(request: HtmxHttpRequest) -> Lease | None:
@@ -136,11 +137,16 @@ def heartbeat(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     fragment when the lease is gone (the analyst should reload before typing more)."""
     form = LeaseForm(request.POST)
     if not form.is_valid():
-        return render(request, "labeling/_lease_lost.html", {"error": "Lease missing."}, status=400)
+        return _lease_lost(request, "Lease missing.", status=400)
     try:
         services.lease_heartbeat(
             user=request.user, item_id=item_id, lease_token=form.cleaned_data["lease"]
         )
     except services.Conflict as exc:
-        return render(request, "labeling/_lease_lost.html", {"error": str(exc)}, status=409)
+        return _lease_lost(request, str(exc), status=409)
     return HttpResponse(status=204)
+
+
+def _lease_lost(request: HtmxHttpRequest, error: str, *, status: int) -> HttpResponse:
+    response = render(request, "labeling/_lease_lost.html", {"error": error}, status=status)
+    return error_fragment(response)

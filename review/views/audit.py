@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from labeling.fragments import error_fragment
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.models import Merchant, PolicyCategory
 from supportability.roles import Role
@@ -125,7 +126,9 @@ def _audit_response(
         "before": form.cleaned_data["before"] if page else None,
     }
     if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "review/_audit_rows.html", context, status=status)
+        response = error_fragment(
+            render(request, "review/_audit_rows.html", context, status=status)
+        )
     else:
         context |= {
             "categories": categories,

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling import services as labeling
+from labeling.fragments import error_fragment
 from labeling.selectors import assignable_categories
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.roles import Role
@@ -261,14 +262,17 @@ def release(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
 def heartbeat(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     held = selectors.held_lead_lease(user=request.user)
     if held is None or held.item_id != item_id:
-        return render(
-            request, "labeling/_lease_lost.html", {"error": "Your lease has ended."}, status=409
-        )
+        return _lease_ended(request, "Your lease has ended.")
     try:
         labeling.lease_heartbeat(user=request.user, item_id=item_id, lease_token=held.token)
     except labeling.Conflict as exc:
-        return render(request, "labeling/_lease_lost.html", {"error": str(exc)}, status=409)
+        return _lease_ended(request, str(exc))
     return HttpResponse(status=204)
+
+
+def _lease_ended(request: HtmxHttpRequest, error: str) -> HttpResponse:
+    response = render(request, "labeling/_lease_lost.html", {"error": error}, status=409)
+    return error_fragment(response)
 
 
 @require_POST

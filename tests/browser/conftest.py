@@ -71,3 +71,11 @@ def login(page, base: str, username: str) -> None:
     page.fill("#id_password", "pw-for-tests")
     page.click("button[type=submit]")
 
+
+@pytest.fixture
+def analyst_page(live_server, browser, analyst):
+    """Analyst `ana` logged in on the queue page."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    login(page, live_server.url, analyst.username)
+    page.wait_for_url(f"{live_server.url}/queue/")
+    return page

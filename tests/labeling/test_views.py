@@ -77,6 +77,9 @@ def test_label_without_rationale_is_400_with_the_field_named(analyst):
         r'data-field="rationale">[^<]*rationale is required', response.content.decode()
     )
     assert not Label.objects.exists()
+    # Our fragment, marked for the page to swap in, with what was chosen.
+    assert response["X-Error-Fragment"] == "swap"
+    assert 'value="prohibited" checked' in response.content.decode()
 
 
 def test_label_on_a_lease_lost_is_409(make_user):
@@ -99,6 +102,17 @@ def test_skip_releases_and_claims_another(analyst):
     response = client.post(f"/queue/items/{skipped.pk}/release/", {"lease": str(lease.token)}, **HX)
     assert response.status_code == 200
     assert Lease.objects.get(holder=analyst, outcome="active").item == other
+
+
+def test_heartbeat_on_a_lost_lease_is_a_marked_fragment(make_user):
+    item = ReviewItemFactory()
+    logged_in(make_user(username="h")).post("/queue/next/", **HX)
+    lease = Lease.objects.get()
+    thief = logged_in(make_user(username="t"))
+    response = thief.post(f"/queue/items/{item.pk}/heartbeat/", {"lease": lease.token}, **HX)
+    assert response.status_code == 409
+    assert response["X-Error-Fragment"] == "swap"
+    assert 'role="alert"' in response.content.decode()
 
 
 def test_plain_post_without_htmx_redirects_to_the_page(analyst):
