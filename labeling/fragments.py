@@ -14,8 +14,12 @@ its body, because a 403 or a 404 may come from either side.
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django_htmx.http import trigger_client_event
 
 ERROR_FRAGMENT_HEADER = "X-Error-Fragment"
+# Told to the page when the server accepted the form (a label, a decision, a skip): the
+# browser forgets its draft of that item (static/js/drafts.js).
+ITEM_DONE_EVENT = "itemDone"
 
 
 def error_fragment(response: HttpResponse) -> HttpResponse:
@@ -23,3 +27,7 @@ def error_fragment(response: HttpResponse) -> HttpResponse:
     if response.status_code >= 400:
         response[ERROR_FRAGMENT_HEADER] = "swap"
     return response
+
+
+def item_done(response: HttpResponse) -> HttpResponse:
+    return trigger_client_event(response, ITEM_DONE_EVENT)

@@ -16,7 +16,7 @@ from supportability.roles import LABELLERS
 
 from . import selectors, services
 from .forms import LabelForm, LeaseForm
-from .fragments import error_fragment
+from .fragments import error_fragment, item_done
 from .models import Lease
 
 
@@ -108,7 +108,7 @@ def label(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     notice = f"Labelled {saved.merchant.name} as {saved.decision} ({saved.category.name})."
     if not request.htmx:
         return redirect("labeling:workbench")
-    return _render_workspace(request, lease=_claim_next(request), notice=notice)
+    return item_done(_render_workspace(request, lease=_claim_next(request), notice=notice))
 
 
 @require_POST
@@ -127,7 +127,7 @@ def release(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     if not request.htmx:
         return redirect("labeling:workbench")
     # Claim the next one; the skipped item is back in the queue for a colleague.
-    return _render_workspace(request, lease=_claim_next(request), notice="Skipped.")
+    return item_done(_render_workspace(request, lease=_claim_next(request), notice="Skipped."))
 
 
 @require_POST

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -64,6 +65,7 @@ def test_label_swaps_in_the_next_item(analyst):
     assert "Labelled First Co as prohibited" in html
     assert "Second Co" in html
     assert Label.objects.get().item == first
+    assert json.loads(response["HX-Trigger"]) == {"itemDone": {}}  # the page drops its draft
 
 
 def test_label_without_rationale_is_400_with_the_field_named(analyst):
@@ -77,8 +79,8 @@ def test_label_without_rationale_is_400_with_the_field_named(analyst):
         r'data-field="rationale">[^<]*rationale is required', response.content.decode()
     )
     assert not Label.objects.exists()
-    # Our fragment, marked for the page to swap in, with what was chosen.
-    assert response["X-Error-Fragment"] == "swap"
+    # Our fragment, marked for the page to swap in, with what was chosen; the draft stays.
+    assert response["X-Error-Fragment"] == "swap" and "HX-Trigger" not in response
     assert 'value="prohibited" checked' in response.content.decode()
 
 
@@ -113,6 +115,17 @@ def test_heartbeat_on_a_lost_lease_is_a_marked_fragment(make_user):
     assert response.status_code == 409
     assert response["X-Error-Fragment"] == "swap"
     assert 'role="alert"' in response.content.decode()
+
+
+def test_skip_tells_the_page_to_drop_its_draft(analyst):
+    skipped = ReviewItemFactory()
+    client = logged_in(analyst)
+    client.post("/queue/next/", **HX)
+    lease = Lease.objects.get(item=skipped)
+    response = client.post(f"/queue/items/{skipped.pk}/release/", {"lease": str(lease.token)}, **HX)
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"]) == {"itemDone": {}}
+    assert "X-Error-Fragment" not in response
 
 
 def test_plain_post_without_htmx_redirects_to_the_page(analyst):
