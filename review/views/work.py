@@ -10,11 +10,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from labeling import services as labeling
-from labeling.fragments import error_fragment
+from labeling.fragments import error_fragment, item_done
 from labeling.selectors import assignable_categories
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.roles import Role
@@ -70,19 +71,26 @@ def work(request: HtmxHttpRequest) -> HttpResponse:
     return _work_page(request)
 
 
+def _go(request: HtmxHttpRequest, to: str, **kwargs: Any) -> HttpResponse:
+    """Load another page: a redirect, or for an htmx request (the item screen's forms) an
+    HX-Redirect, since the XHR would follow a redirect and swap the page into the form."""
+    url = resolve_url(to, **kwargs)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 def _next(request: HtmxHttpRequest, work: Work, *, done: str = "") -> HttpResponse:
     """Claim the next item of this kind and open it; back to the work page when none."""
     try:
         lease = services.lead_claim(user=request.user, work=work)
     except services.Conflict as exc:
         messages.error(request, str(exc))
-        return redirect("review:work")
+        return _go(request, "review:work")
     if done:
         messages.success(request, done)
     if lease is None:
         messages.info(request, f"Nothing left to {WORK_VERBS[work]} for you.")
-        return redirect("review:work")
-    return redirect("review:item", item_id=lease.item_id)
+        return _go(request, "review:work")
+    return _go(request, "review:item", item_id=lease.item_id)
 
 
 @require_POST
@@ -109,19 +117,21 @@ def _screen(
         if request.method == "POST":
             # The lease ran out or went to someone else mid-decision: say so, and give the
             # lead back what they typed rather than losing it in a redirect.
-            return render(
+            response = render(
                 request,
-                "review/lease_lost.html",
+                "review/_lease_lost.html" if request.htmx else "review/lease_lost.html",
                 {"error": error or "Your lease on this item has ended.", "typed": typed or {}},
                 status=409,
             )
+            return error_fragment(response)
         messages.error(request, "You do not hold this item: claim it from your work list.")
         return redirect("review:work")
     view = selectors.lead_item(lease_id=held.pk)
     work = services.work_of(held)
-    return render(
+    # An htmx submit the server refused gets the form back alone, with the errors.
+    response = render(
         request,
-        "review/item.html",
+        "review/_decide.html" if request.htmx else "review/item.html",
         {
             "view": view,
             "work": str(work) if work else "",
@@ -135,6 +145,7 @@ def _screen(
         },
         status=status,
     )
+    return error_fragment(response)
 
 
 @require_GET
@@ -169,7 +180,7 @@ def _decide(
         return _screen(request, item_id, status=403, error=str(exc), typed=typed)
     except services.Conflict as exc:
         return _screen(request, item_id, status=409, error=str(exc), typed=typed)
-    return _next(request, work, done=done(result))
+    return item_done(_next(request, work, done=done(result)))
 
 
 def _adjudicated(done: Any) -> str:
@@ -246,15 +257,15 @@ def release(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     held = selectors.held_lead_lease(user=request.user)
     if held is None or held.item_id != item_id:
         messages.error(request, "You do not hold this item.")
-        return redirect("review:work")
+        return _go(request, "review:work")
     try:
         services.lead_release(user=request.user, item_id=item_id, lease_token=held.token)
     except services.Conflict as exc:  # it lapsed between the read and the release
         messages.error(request, str(exc))
-        return _work_page(request, status=409)
+        return _go(request, "review:work") if request.htmx else _work_page(request, status=409)
     # Back to the list, not to the next claim: that would hand the same item straight back.
     messages.info(request, "Released: it stays in the queue for another lead.")
-    return redirect("review:work")
+    return item_done(_go(request, "review:work"))
 
 
 @require_POST

@@ -8,10 +8,12 @@ import pytest
 from django.db import OperationalError
 
 import labeling.services
+import review.services
 from labeling.models import Label, Lease
-from tests.factories import ReviewItemFactory
+from review.models import Adjudication
+from tests.factories import ReviewItemFactory, UserFactory, escalated_item
 
-from .conftest import SHOTS
+from .conftest import SHOTS, login
 
 pytestmark = [
     pytest.mark.browser,
@@ -100,3 +102,44 @@ def test_a_failed_submit_keeps_the_screen_the_typing_and_the_lease(
     assert page.locator(".request-error").count() == 0
     label = Label.objects.get()
     assert (label.item, label.decision, label.rationale) == (item, "prohibited", RATIONALE)
+
+
+def test_a_failed_adjudication_keeps_the_screen_and_the_rationale(
+    live_server, browser, monkeypatch
+):
+    analysts = [UserFactory(username=name, role="analyst") for name in ("ana", "ben")]
+    lead = UserFactory(username="lea", role="lead")
+    item = escalated_item(analysts, [("restricted", "gambling"), ("supportable", "none")])
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    login(page, base, "lea")
+    page.goto(f"{base}/lead/work/")
+    page.keyboard.press("n")
+    page.wait_for_url(f"{base}/lead/items/{item.pk}/")
+    title = page.title()
+
+    page.keyboard.press("1")  # uphold ana's label, but write no rationale yet
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Enter")  # a 400: our fragment, with the field named
+    page.wait_for_selector(".field-error[data-field=rationale]")
+    assert page.input_value("#category") == "gambling"
+    page.keyboard.press("w")
+    page.keyboard.type("Sports odds without a licence.")
+
+    monkeypatch.setattr(review.services, "adjudication_submit", _fail)
+    _failed_submit(page, "#decide-form", "Not saved: the server failed (HTTP 500).")
+    _assert_screen_kept(page, title, "Sports odds without a licence.")
+    assert page.url == f"{base}/lead/items/{item.pk}/"
+    assert page.is_checked("input[name=decision][value=restricted]")
+    assert page.locator("#lease-status[hx-trigger]").count() == 1
+    assert Lease.objects.filter(holder=lead, item=item, outcome=Lease.Outcome.ACTIVE).exists()
+    key = f"draft:{lead.pk}:adjudicate:{item.pk}"
+    assert page.evaluate("key => sessionStorage.getItem(key)", key) is not None
+
+    monkeypatch.undo()
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    assert "Adjudicated" in page.inner_text("main")
+    decided = Adjudication.objects.get(item=item)
+    assert (decided.decision, decided.rationale) == ("restricted", "Sports odds without a licence.")
+    assert page.evaluate("key => sessionStorage.getItem(key)", key) is None
