@@ -88,3 +88,22 @@ def celery_not_eager() -> Any:
     app.conf.CELERY_TASK_ALWAYS_EAGER = False
     yield app
     app.conf.CELERY_TASK_ALWAYS_EAGER = was
+
+
+@pytest.fixture
+def settled(monkeypatch):
+    """The world with every merchant's clean label settled (the refresh, tested in
+    test_clean_labels.py, would recompute them from labels: kept as they are here)."""
+    import review.services.retraining as retraining
+    from review.seeding import demo_seed
+    from supportability.models import GroundTruth
+    from tests.factories import clean_labels_from_truth
+
+    # Larger than `world`: a fifth is held out, and PR-AUC over a handful of violators is
+    # too noisy to rank two models.
+    world = demo_seed(merchants=2_000, seed=11, history=False)
+    monkeypatch.setattr(retraining, "clean_labels_refresh", lambda **kwargs: 0)
+    clean_labels_from_truth(
+        GroundTruth.objects.select_related("merchant").order_by("merchant__external_id")
+    )
+    return world

@@ -174,6 +174,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
+else:
+    # A publisher whose broker went away gives up within a second (kombu retries for ever
+    # by default, and the relay would sit in one publish for the whole outage, unable to
+    # say the broker is down). The workers' own reconnection is unaffected (Celery passes
+    # its retry settings explicitly).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

@@ -1,0 +1,452 @@
+"""Real parts to break: a private Redis, Celery workers and the outbox relay as separate
+processes on the test database, simulated analysts over HTTP. Used by the fault tests
+(tests/faults/, CI) and by bench/faults.py (long runs). Never touches the machine's shared
+Redis: each harness starts its own on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+# Short clocks, so that a fault is recovered in seconds, not minutes (the defaults are
+# production's: heartbeat 10 s, takeover 30 s, republish 5 min, stale run 2 min).
+FAST_CLOCKS = {
+    "OUTBOX_HEARTBEAT_SECONDS": "0.5",
+    "OUTBOX_TAKEOVER_SECONDS": "2",
+    "OUTBOX_REPUBLISH_SECONDS": "5",
+    "RUN_STALE_SECONDS": "4",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(
+    check: Callable[[], Any], *, timeout: float, every: float = 0.1, what: str = ""
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(every)
+    raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what or check}")
+
+
+class RedisServer:
+    """A private redis-server. Without persistence, like the machine's: a restart loses
+    what it held (the outbox publishes again what was never started)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="fault-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(self._answers, timeout=10, what="redis to answer")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def process_env(database_url: str, broker_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(FAST_CLOCKS)
+    env.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        CELERY_TASK_ALWAYS_EAGER="0",
+        DJANGO_SETTINGS_MODULE="supportability.settings.test",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class Process:
+    """A child process in a process group of its own, with its output kept in a file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.log_path = logs / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def children(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill_all(self) -> None:
+        """kill -9 of the whole process group (the machine or container dies)."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            self.kill_all()
+        self.process = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def worker(env: dict[str, str], logs: Path, *, name: str = "worker") -> Process:
+    return Process(
+        name,
+        [PYTHON, "-m", "celery", "-A", "supportability", "worker", "--pool", "prefork",
+         "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
+         "--loglevel", "INFO", "--hostname", f"{name}@%h"],
+        env,
+        logs,
+    )  # fmt: skip
+
+
+def relay(env: dict[str, str], logs: Path) -> Process:
+    return Process(
+        "relay",
+        [PYTHON, "manage.py", "relay_outbox", "--loop", "--interval", "0.3"],
+        env,
+        logs,
+    )
+
+
+def wait_until_consuming(process: Process, *, timeout: float = 60) -> None:
+    wait_for(
+        lambda: (
+            "ready." in process.log_path.read_text(errors="replace")
+            if process.log_path.exists()
+            else False
+        ),
+        timeout=timeout,
+        what=f"{process.name} to be ready",
+    )
+
+
+# --- simulated analysts ---------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    labelled: list[int] = field(default_factory=list)  # label ids the API confirmed
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, status: int) -> None:
+        with self.lock:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500)
+
+
+DECISIONS = [("supportable", "none"), ("prohibited", "drugs"), ("restricted", "gambling")]
+
+
+def analyst_loop(base: str, token: str, stop: threading.Event, tally: Tally, seed: int) -> None:
+    """Claim, think a moment, label; until told to stop. Only the API's own answers count:
+    a refused connection would be the web server's fault, and is recorded as an error."""
+    rng = random.Random(seed)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    while not stop.is_set():
+        try:
+            claim = session.post(f"{base}/api/v1/queue/claim/", json={}, timeout=30)
+            tally.count(claim.status_code)
+            if claim.status_code == 204:
+                time.sleep(0.2)
+                continue
+            if claim.status_code != 200:
+                time.sleep(0.2)
+                continue
+            body = claim.json()
+            decision, category = rng.choice(DECISIONS)
+            time.sleep(rng.uniform(0.01, 0.05))
+            label = session.post(
+                f"{base}/api/v1/items/{body['item']['id']}/labels/",
+                json={
+                    "lease": body["lease"]["token"],
+                    "decision": decision,
+                    "category": category,
+                    "rationale": "checked the site",
+                    "idempotency_key": f"k-{seed}-{body['item']['id']}-{body['lease']['token']}",
+                },
+                timeout=30,
+            )
+            tally.count(label.status_code)
+            if label.status_code in (200, 201):
+                with tally.lock:
+                    tally.labelled.append(label.json()["id"])
+        except requests.RequestException as exc:
+            with tally.lock:
+                tally.errors.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.2)
+
+
+@contextmanager
+def analysts(base: str, tokens: list[str], tally: Tally) -> Iterator[None]:
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=analyst_loop, args=(base, token, stop, tally, i), daemon=True)
+        for i, token in enumerate(tokens)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+
+def say(message: str) -> None:
+    """What the scenario did and what it checked, in the test's output."""
+    print(f"[fault] {message}", flush=True)
+
+
+# --- killing workers mid-step --------------------------------------------------------
+
+# The retraining steps a kill is aimed at, and the task that runs each.
+KILL_STEPS = {
+    "train": "review.tasks.retrain_train",
+    "evaluate": "review.tasks.retrain_evaluate",
+    "rescore": "review.tasks.rescore_chunk",
+    "reprioritise": "review.tasks.retrain_reprioritise",
+}
+
+
+@dataclass
+class KillReport:
+    kills: int = 0
+    mid_step: int = 0  # the step's message was still running when the kill landed
+    whole_worker: int = 0  # the worker and its pool killed, then restarted
+    whole_worker_mid_step: int = 0  # ... while the step ran (its run must be recovered)
+    pool_process: int = 0  # only the process running the task killed
+    recovered_as_failed: int = 0  # runs the recovery failed, then a lead retried
+    runs: list[int] = field(default_factory=list)
+    seconds_to_resume: list[float] = field(default_factory=list)
+
+
+def _started(run_id: int, task: str) -> Any:
+    from supportability.models import OutboxMessage
+
+    return (
+        OutboxMessage.objects.filter(run_id=run_id, task=task, started_at__isnull=False)
+        .order_by("-id")
+        .values_list("id", "done_at")
+        .first()
+    )
+
+
+def kill_during(
+    run_id: int, step: str, process: Process, *, whole: bool, report: KillReport
+) -> bool:
+    """Wait for the step's task to start on the worker, then kill -9 either the pool
+    process running it or the whole worker. True when it landed mid-step."""
+    task = KILL_STEPS[step]
+    started = wait_for(lambda: _started(run_id, task), timeout=120, every=0.005, what=step)
+    if whole:
+        process.kill_all()
+        report.whole_worker += 1
+    else:
+        for child in process.children():
+            child.send_signal(signal.SIGKILL)
+        report.pool_process += 1
+    report.kills += 1
+    from supportability.models import OutboxMessage
+
+    mid = OutboxMessage.objects.filter(pk=started[0], done_at__isnull=True).exists()
+    report.mid_step += int(mid)
+    report.whole_worker_mid_step += int(mid and whole)
+    return mid
+
+
+def _wait_run(run_id: int, condition: Callable[[Any], bool], *, timeout: float, what: str) -> Any:
+    from review import services
+    from supportability.models import TrainingRun
+
+    def check() -> Any:
+        services.runs_recover()  # the harness plays the beat's 30-second tick
+        run = TrainingRun.objects.get(pk=run_id)
+        return run if condition(run) else None
+
+    return wait_for(check, timeout=timeout, every=0.2, what=what)
+
+
+def _step_over(run_id: int, step: str) -> bool:
+    """The step ran to its end, or its run ended (held, failed)."""
+    from supportability.models import OutboxMessage, TrainingRun
+
+    done = OutboxMessage.objects.filter(
+        run_id=run_id, task=KILL_STEPS[step], outcome=OutboxMessage.Outcome.DONE
+    ).exists()
+    return done or not TrainingRun.objects.get(pk=run_id).is_active
+
+
+BEFORE_THE_GATE = ("queued", "snapshot", "train", "evaluate", "decide")
+
+
+def retrain_through_kills(
+    *,
+    lead: Any,
+    plan: list[tuple[str, bool]],
+    report: KillReport,
+    worker_process: Process,
+    restart: Callable[[], Process],
+    timeout: float = 180,
+) -> tuple[list[Any], Process]:
+    """One retraining (and, if the gate holds its candidate, the lead's promotion of it
+    over the gate, so that rescoring and re-prioritisation run too), with a kill -9 aimed
+    at each (step, whole worker?) of `plan`, in step order. After a whole-worker kill the
+    worker is restarted; its run is recovered as failed once silent, then retried. Returns
+    the runs it took and the worker now running."""
+    from review import services
+    from supportability.models import TrainingRun
+
+    run = services.retrain_start(actor=lead)
+    runs = [run]
+    say(f"run {run.pk} started")
+    for step, whole in plan:
+        if step in ("rescore", "reprioritise") and run.step in (
+            "queued",
+            "snapshot",
+            "train",
+            "evaluate",
+            "decide",
+        ):
+            run = _wait_run(
+                run.pk,
+                lambda r: (
+                    r.step in ("rescore", "promote", "reprioritise", "done") or not r.is_active
+                ),
+                timeout=timeout,
+                what=f"run {run.pk} past the gate",
+            )
+            if run.status == TrainingRun.Status.HELD:
+                run = services.candidate_promote(actor=lead, model_version_id=run.model_version_id)
+                runs.append(run)
+                say(f"run {runs[-2].pk} held by the gate; a lead promotes it: run {run.pk}")
+        started = time.monotonic()
+        mid = kill_during(run.pk, step, worker_process, whole=whole, report=report)
+        kind = "the whole worker" if whole else "the pool process"
+        say(f"run {run.pk}: kill -9 of {kind} during {step} ({'mid-step' if mid else 'after it'})")
+        if whole:
+            worker_process = restart()
+            failed = _wait_run(
+                run.pk, lambda r: not r.is_active, timeout=timeout, what=f"run {run.pk} recovered"
+            )
+            if failed.status == TrainingRun.Status.FAILED:
+                report.recovered_as_failed += 1
+                say(f"run {run.pk} recovered as failed: {failed.message}")
+                run = services.retrain_retry(actor=lead, run_id=run.pk)
+                say(f"run {run.pk} retried (attempt {run.attempt})")
+        wait_for(partial(_step_over, run.pk, step), timeout=timeout, what=f"{step} done")
+        report.seconds_to_resume.append(time.monotonic() - started)
+        run.refresh_from_db()
+    run = _wait_run(run.pk, lambda r: not r.is_active, timeout=timeout, what=f"run {run.pk} ended")
+    report.runs.extend(r.pk for r in runs)
+    return runs, worker_process
+
+
+def check_runs(runs: list[Any]) -> list[str]:
+    """What must hold after any number of kills: each run ended (none stuck), made at most
+    one model version, a promoted one has exactly one score per scorable merchant, and
+    there is exactly one champion."""
+    from supportability.models import ModelVersion, OutboxMessage, Score, TrainingRun
+    from supportability.services import merchants_scorable
+
+    problems = []
+    champions = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).count()
+    if champions != 1:
+        problems.append(f"{champions} champions")
+    scorable = merchants_scorable().count()
+    for run in TrainingRun.objects.filter(pk__in=[r.pk for r in runs]):
+        if run.holds_lock or run.is_active:
+            problems.append(f"run {run.pk} is stuck: {run.status} at {run.step}")
+        made = ModelVersion.objects.filter(version=f"run{run.pk}").count()
+        if made > 1:
+            problems.append(f"run {run.pk} made {made} model versions")
+        if run.status == TrainingRun.Status.SUCCEEDED and run.model_version_id:
+            scores = Score.objects.filter(model_version_id=run.model_version_id).count()
+            if scores != scorable:
+                problems.append(f"run {run.pk}: {scores} scores for {scorable} merchants")
+        open_messages = OutboxMessage.objects.filter(run=run, done_at__isnull=True).count()
+        if open_messages:
+            problems.append(f"run {run.pk} left {open_messages} outbox messages open")
+    return problems
