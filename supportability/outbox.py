@@ -105,7 +105,10 @@ def outbox_write(
             return existing
     # A run its caller executes inline (no available_at: never published) keeps its
     # follow-ups inline too.
-    inline = run is not None and run.outbox.filter(available_at__isnull=True).exists()
+    inline = (
+        run is not None
+        and run.outbox.filter(available_at__isnull=True, done_at__isnull=True).exists()
+    )
     message = OutboxMessage.objects.create(
         task=task,
         kwargs=kwargs or {},

@@ -41,6 +41,12 @@ SCRIPTS = [
         id="review_quality",
     ),
     pytest.param(
+        "faults",
+        r"\| unsent after the relay's next tick \| 0 \|",
+        marks=pytest.mark.postgres,
+        id="faults",
+    ),
+    pytest.param(
         "retrain",
         r"\| merchants rescored \| 2,600 \|",
         marks=[pytest.mark.postgres, pytest.mark.redis],
