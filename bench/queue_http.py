@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -56,17 +57,31 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
         env=env,
         start_new_session=True,
     )
+    try:
+        _wait_healthy(server, port)
+    except RuntimeError:
+        # Its own session: nothing else stops it, and it holds our stdout open.
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        raise
+    return server
+
+
+def _wait_healthy(server: subprocess.Popen[bytes], port: int) -> None:
+    status = None
     for _ in range(100):
         if server.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {server.returncode} while starting")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
+            status = conn.getresponse().status
+            if status == 200:
+                return
         except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not serve /healthz (last status {status})")
 
 
 def server_peak_rss_mb(server: subprocess.Popen[bytes]) -> float:
