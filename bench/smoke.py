@@ -31,11 +31,14 @@ def add_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def shrink(args: argparse.Namespace, **sizes: Any) -> argparse.Namespace:
-    """The smoke sizes, in place of whatever the command line asked for."""
+    """The smoke sizes, in place of whatever the command line asked for. From here a SIGTERM
+    (a timed-out test stopping the script) ends the run through its `finally` blocks, so
+    that its temporary folders and databases go too."""
     unknown = set(sizes) - set(vars(args))
     if unknown:
         raise ValueError(f"not options of this benchmark: {sorted(unknown)}")
     vars(args).update(sizes)
+    signal.signal(signal.SIGTERM, _exit)
     return args
 
 

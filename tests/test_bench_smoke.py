@@ -55,37 +55,45 @@ SCRIPTS = [
 ]
 
 
-def run_smoke(script: str) -> subprocess.CompletedProcess[str]:
-    """`python bench/<script>.py --smoke`; on timeout, a SIGTERM first so that the script
-    drops its database and stops its workers, then SIGKILL for whatever is left."""
+def run_smoke(script: str, scratch: Path) -> subprocess.CompletedProcess[str]:
+    """`python bench/<script>.py --smoke`, its output in files: a process it leaves behind (a
+    server in a session of its own) cannot hold the test up by keeping a pipe open."""
     env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY}
     command = [sys.executable, str(ROOT / "bench" / f"{script}.py"), "--smoke"]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = process.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGTERM)
+    out, err = scratch / "stdout", scratch / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True
+        )
         try:
-            out, err = process.communicate(timeout=30)
+            process.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            out, err = process.communicate()
-        pytest.fail(f"{script} --smoke took over {TIMEOUT} s\n{out[-3000:]}\n{err[-3000:]}")
-    return subprocess.CompletedProcess(command, process.returncode, out, err)
+            stop(process)
+            pytest.fail(f"{script} --smoke took over {TIMEOUT} s\n{tail(out)}\n{tail(err)}")
+    return subprocess.CompletedProcess(
+        command, process.returncode, out.read_text(), err.read_text()
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM first, so that the script drops its database and stops its workers; SIGKILL
+    for whatever is left of its process group."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def tail(path: Path) -> str:
+    return f"--- {path.name}\n{path.read_text()[-4000:]}"
 
 
 @pytest.mark.parametrize(("script", "summary"), SCRIPTS)
-def test_benchmark_smoke_run_succeeds(script: str, summary: str) -> None:
-    result = run_smoke(script)
-    output = f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+def test_benchmark_smoke_run_succeeds(script: str, summary: str, tmp_path: Path) -> None:
+    result = run_smoke(script, tmp_path)
+    output = f"{tail(tmp_path / 'stdout')}\n{tail(tmp_path / 'stderr')}"
     assert result.returncode == 0, output
     assert re.search(summary, result.stdout), output
 
