@@ -63,6 +63,8 @@ class CleanLabelCursor(IdCursorPagination):
 
 class SnapshotListView(LabelReader, GenericAPIView[LabelSnapshot]):
     pagination_class = SnapshotCursor
+    # What OPTIONS describes as the POST body (DRF reads it from here).
+    serializer_class = SnapshotInSerializer
 
     @extend_schema(
         responses={200: SnapshotOutSerializer(many=True)}, summary="Label snapshots, newest first"

@@ -155,6 +155,13 @@ def test_snapshot_list_does_not_query_per_snapshot(django_assert_num_queries, le
         assert len(client.get(SNAPSHOTS).json()["results"]) == 6
 
 
+def test_options_on_the_snapshot_list_describes_its_post_body(reader):
+    # It was a 500: DRF describes a generic view's POST body from its serializer class.
+    response = reader.options(SNAPSHOTS)
+    assert response.status_code == 200
+    assert set(response.json()["actions"]["POST"]) == {"refresh", "note"}
+
+
 # --- rows -----------------------------------------------------------------------------------
 
 
