@@ -1,7 +1,7 @@
 """Keyset (cursor) pages whose cursor is checked: DRF decodes the cursor's position and
 hands it to the queryset as it is, so a forged cursor with a non-integer position for an
-integer ordering failed in the database (a 500). Here it is a 404 like any other bad
-cursor."""
+integer ordering failed in the database (a 500), as did one past 64 bits (SQLite cannot
+bind it). Here either is a 404 like any other bad cursor."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from typing import Any
 
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
+
+# The range of the id columns a position is compared with.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 class IdCursorPagination(CursorPagination):
@@ -20,7 +23,9 @@ class IdCursorPagination(CursorPagination):
         cursor = super().decode_cursor(request)
         if cursor is not None and cursor.position is not None:
             try:
-                int(cursor.position)
+                position = int(cursor.position)
             except (TypeError, ValueError):
                 raise NotFound(self.invalid_cursor_message) from None
+            if not BIGINT_MIN <= position <= BIGINT_MAX:
+                raise NotFound(self.invalid_cursor_message)
         return cursor

@@ -3,6 +3,8 @@ Who may call it is tested with the snapshot endpoints (test_snapshot_api.py)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from review.models import CleanLabel
@@ -83,3 +85,13 @@ def test_clean_labels_list_does_not_query_per_row(django_assert_num_queries, rea
         clean_label()
     with django_assert_num_queries(3):
         assert len(client.get(CLEAN_LABELS).json()["results"]) == 7
+
+
+@pytest.mark.parametrize("position", [str(2**63), str(-(2**63) - 1)])
+def test_a_cursor_past_the_id_range_is_a_404(lead, position):
+    # It was a 500 on SQLite: a merchant id past 64 bits cannot be bound to a query.
+    clean_label()
+    cursor = base64.b64encode(f"p={position}".encode()).decode()
+    response = api_as(lead).get(CLEAN_LABELS, {"cursor": cursor})
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("Invalid cursor")
