@@ -62,18 +62,22 @@ class FlagField(serializers.BooleanField):
         return data
 
 
+def _unicode(data: str) -> None:
+    try:
+        data.encode("utf-8")
+    except UnicodeEncodeError:
+        raise serializers.ValidationError(
+            "Must be valid Unicode text (it holds an unpaired surrogate).", "invalid"
+        ) from None
+
+
 class _StrictText:
     """Refuses anything but a JSON string (DRF turns numbers into text)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             raise serializers.ValidationError(f"Must be a string, not {_kind(data)}.", "invalid")
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError:
-            raise serializers.ValidationError(
-                "Must be valid Unicode text (it holds an unpaired surrogate).", "invalid"
-            ) from None
+        _unicode(data)
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
@@ -90,11 +94,18 @@ class ChoiceTextField(_StrictText, serializers.ChoiceField):
 
 
 class SlugReferenceField(serializers.SlugRelatedField):
-    """A related object named by its slug, given as a string (DRF looks 5 up as "5")."""
+    """A related object named by its slug, given as a string (DRF looks 5 up as "5"). Text
+    the database cannot compare (NUL on PostgreSQL, an unpaired surrogate for either
+    driver) is refused before the lookup."""
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             raise serializers.ValidationError(f"Must be a slug (a string), not {_kind(data)}.")
+        _unicode(data)
+        if "\x00" in data:
+            raise serializers.ValidationError(
+                "Null characters are not allowed.", "null_characters_not_allowed"
+            )
         return super().to_internal_value(data)
 
 

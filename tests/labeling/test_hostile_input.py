@@ -84,6 +84,8 @@ def test_nan_and_infinity_tokens_are_refused_naming_the_field(detector, body, fi
         (ROW | {"explanation": [1, 2]}, "[0].explanation", "object"),
         (ROW | {"explanation": {"why": "x"}}, "[0].explanation", "terms, features"),
         (ROW | {"category": 7}, "[0].category", "slug"),
+        # A 500 on PostgreSQL, which cannot compare text holding NUL.
+        (ROW | {"category": "gambling\u0000"}, "[0].category", "Null characters"),
         (ROW | {"model": {"name": ["x"], "version": "1"}}, "[0].model.name", "string"),
     ],
 )
@@ -94,6 +96,22 @@ def test_strict_types_and_schemas_name_the_field_and_store_nothing(detector, row
     assert body["code"] == "invalid"
     [error] = [e for e in body["errors"] if e["field"] == field]
     assert message.lower() in error["message"].lower(), error
+    assert _nothing_stored()
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        # A 500: the database driver cannot encode the category for its lookup.
+        (ROW | {"category": "gambling\ud800"}, "[0].category"),
+        (ROW | {"explanation": {"terms": [["peptides\udc00", 1]]}}, "[0].explanation.terms[0][0]"),
+    ],
+)
+def test_unpaired_surrogates_are_refused_naming_the_field(detector, row, field):
+    response = _post_raw(detector, json.dumps([row]))  # escaped in the JSON text: \ud800
+    assert response.status_code == 400, response.content
+    [error] = [e for e in response.json()["errors"] if e["field"] == field]
+    assert "surrogate" in error["message"]
     assert _nothing_stored()
 
 
