@@ -82,17 +82,20 @@ def number(
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         kind = "a boolean" if isinstance(value, bool | np.bool_) else type(value).__name__
         raise InvalidInput(field, f"Must be a number, not {kind}.")
-    if not math.isfinite(value):
+    if not _finite(value):
         raise InvalidInput(field, f"Must be a finite number, not {value}.")
-    if integer:
-        if value != int(value):
-            raise InvalidInput(field, "Must be a whole number.")
-        checked: float | int = int(value)
-    else:
-        checked = float(value)
-    if not low <= checked <= high:
+    if integer and value != int(value):
+        raise InvalidInput(field, "Must be a whole number.")
+    # Compared before converting: an integer past the largest float has no float.
+    if not low <= value <= high:
         raise InvalidInput(field, f"Must be between {low:g} and {high:g}.")
-    return checked
+    return int(value) if integer else float(value)
+
+
+def _finite(value: Any) -> bool:
+    """Whether a number is finite. Integers are, including those past the largest float
+    (JSON allows them; math.isfinite cannot convert them)."""
+    return isinstance(value, numbers.Integral) or math.isfinite(value)
 
 
 def finite_or_none(value: Any) -> float | None:
@@ -230,9 +233,7 @@ EXPLANATION_SCHEMA: dict[str, Any] = {
 
 def _finite_number(checker: Any, instance: Any) -> bool:
     return (
-        isinstance(instance, int | float)
-        and not isinstance(instance, bool)
-        and math.isfinite(instance)
+        isinstance(instance, int | float) and not isinstance(instance, bool) and _finite(instance)
     )
 
 

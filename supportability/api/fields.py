@@ -28,14 +28,24 @@ class FiniteFloatField(serializers.FloatField):
     default_error_messages = {
         "not_a_number": "Must be a number, not {kind}.",
         "not_finite": "Must be a finite number, not {value}.",
+        "out_of_range": "Must be a number a float can hold (within ±1.8e308).",
     }
 
     def to_internal_value(self, data: Any) -> float:
         if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("not_a_number", kind=_kind(data))
-        if not math.isfinite(data):
+        try:
+            value = float(data)
+        except OverflowError:
+            # An integer past the largest float (JSON allows it): out of the field's range.
+            if self.max_value is not None and data > self.max_value:
+                self.fail("max_value", max_value=self.max_value)
+            if self.min_value is not None and data < self.min_value:
+                self.fail("min_value", min_value=self.min_value)
+            self.fail("out_of_range")
+        if not math.isfinite(value):
             self.fail("not_finite", value=data)
-        return float(data)
+        return value
 
 
 class WholeNumberField(serializers.IntegerField):
@@ -46,7 +56,8 @@ class WholeNumberField(serializers.IntegerField):
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("not_a_number", kind=_kind(data))
-        if not math.isfinite(data) or data != int(data):
+        # An int is whole (and may be past the largest float: math.isfinite cannot take it).
+        if isinstance(data, float) and (not math.isfinite(data) or data != int(data)):
             self.fail("invalid")
         return int(data)
 

@@ -78,6 +78,11 @@ def test_nan_and_infinity_tokens_are_refused_naming_the_field(detector, body, fi
         (_row(website_text="w" * 100_001), "[0].merchant.website_text", "100000"),
         (ROW | {"score": True}, "[0].score", "not a boolean"),
         (ROW | {"score": "0.9"}, "[0].score", "not a string"),
+        # JSON integers past the largest float were an OverflowError (a 500).
+        (ROW | {"score": 10**400}, "[0].score", "less than or equal to 1"),
+        (_row(monthly_volume=-(10**400)), "[0].merchant.monthly_volume", "greater than"),
+        (_row(account_age_days=10**400), "[0].merchant.account_age_days", "less than"),
+        (ROW | {"explanation": {"terms": [["a", 10**400]]}}, "[0].explanation.terms[0][1]", "max"),
         (ROW | {"explanation": {"terms": 5}}, "[0].explanation.terms", "array"),
         (ROW | {"explanation": {"terms": [["a\u0000", 1]]}}, "[0].explanation.terms[0][0]", "NUL"),
         (ROW | {"explanation": {"terms": [["a", "1"]]}}, "[0].explanation.terms[0][1]", "number"),

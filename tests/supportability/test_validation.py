@@ -40,6 +40,9 @@ GOOD = {
         ("cnp_share", "0.5", "not str"),
         ("dispute_rate", 1.5, "between 0 and 1"),
         ("monthly_volume", 1e13, "between"),
+        # JSON integers past the largest float were an OverflowError (a 500).
+        pytest.param("monthly_volume", 10**400, "between", id="monthly_volume-10**400"),
+        pytest.param("account_age_days", -(10**400), "between", id="account_age_days--10**400"),
         ("account_age_days", 3.5, "whole number"),
         ("mcc", "٥٩٩٣", "four ASCII digits"),  # Arabic-Indic digits: \d matches them
         ("mcc", "5999\n", "four ASCII digits"),
@@ -81,6 +84,7 @@ def test_explanation_errors_name_the_path_inside_the_value():
         {"terms": [["ok", 1.0, "extra"]]},
         {"categories": [["Not A Slug", 0.5]]},
         {"categories": [["gambling", 2.0]]},
+        {"terms": [["pills", 10**400]]},  # past the largest float: was an OverflowError
         {"surprise": []},
         [["terms"]],
         "text",
