@@ -173,12 +173,14 @@ def probability(value: Any, *, field: str) -> float:
 
 # --- explanations -------------------------------------------------------------------------
 
-# No NUL (PostgreSQL's jsonb refuses it) and no unpaired surrogate (not valid Unicode).
+# No NUL (PostgreSQL's jsonb refuses it). No unpaired surrogate either (not valid Unicode):
+# the validator's "string" type refuses those, as a pattern cannot portably (ECMA-262 and
+# Rust regexes, which OpenAPI tools use, have no surrogate code points).
 _NAME = {
     "type": "string",
     "minLength": 1,
     "maxLength": 200,
-    "pattern": "^[^\\u0000\\ud800-\\udfff]*$",
+    "pattern": "^[^\\u0000]*$",
 }
 _WEIGHT = {"type": "number", "minimum": -1e6, "maximum": 1e6}
 _RAW = {"type": "number", "minimum": -MAX_VOLUME, "maximum": MAX_VOLUME}
@@ -237,11 +239,23 @@ def _finite_number(checker: Any, instance: Any) -> bool:
     )
 
 
-# Draft 2020-12 with one change: NaN and the infinities are not numbers (Python's json
-# reads them; JSON has no such values).
+def _unicode_string(checker: Any, instance: Any) -> bool:
+    if not isinstance(instance, str):
+        return False
+    try:
+        instance.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Draft 2020-12 with two changes: NaN and the infinities are not numbers, and text with an
+# unpaired surrogate is not a string (Python's json reads both; JSON text has neither).
 _Validator = validators.extend(
     Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number),
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"number": _finite_number, "string": _unicode_string}
+    ),
 )
 _EXPLANATION = _Validator(EXPLANATION_SCHEMA)
 
@@ -257,8 +271,14 @@ def json_path(root: str, path: Any) -> str:
 def _message(error: SchemaError) -> str:
     if error.validator == "type" and error.validator_value == "number":
         return "Must be a finite number."
+    if (
+        error.validator == "type"
+        and error.validator_value == "string"
+        and isinstance(error.instance, str)
+    ):
+        return "Must be valid Unicode text (it holds an unpaired surrogate)."
     if error.validator == "pattern" and error.validator_value == _NAME["pattern"]:
-        return "Must not contain NUL (\\u0000) or an unpaired surrogate."
+        return "Must not contain NUL (\\u0000)."
     if error.validator == "additionalProperties":
         allowed = ", ".join(EXPLANATION_SCHEMA["properties"])
         return f"{error.message}; the keys are {allowed}."
