@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -172,14 +173,16 @@ class LabelCursor(IdCursorPagination):
     max_page_size = 1_000
 
 
-class LabelListView(APIView):
+# A generic view for its paginator: the schema then documents the page (next, previous,
+# results) and its cursor, as the view answers.
+class LabelListView(GenericAPIView[Label]):
     permission_classes = (IsAuthenticated, RoleOrScope)
     required_roles = (Role.LEAD,)
     required_scope = ApiToken.Scope.LABELS_READ
+    pagination_class = LabelCursor
 
     @extend_schema(responses={200: LabelOutSerializer(many=True)}, summary="Labels, newest first")
     def get(self, request: Request) -> Response:
-        paginator = LabelCursor()
         queryset = Label.objects.select_related("analyst", "category", "merchant", "policy_version")
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(LabelOutSerializer(page, many=True).data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(LabelOutSerializer(page, many=True).data)
