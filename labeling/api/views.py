@@ -23,7 +23,6 @@ from .serializers import (
     ClaimInSerializer,
     ClaimOutSerializer,
     FlagBatchSerializer,
-    FlagSerializer,
     IntakeResultSerializer,
     LabelInSerializer,
     LabelOutSerializer,
@@ -50,7 +49,7 @@ class FlagsView(APIView):
     required_scope = ApiToken.Scope.FLAGS_WRITE
 
     @extend_schema(
-        request=FlagSerializer(many=True),
+        request=FlagBatchSerializer,
         responses={200: IntakeResultSerializer},
         summary="Push model-flagged merchants (bulk, idempotent)",
     )
@@ -71,7 +70,13 @@ class ClaimView(APIView):
 
     @extend_schema(
         request=ClaimInSerializer,
-        responses={200: ClaimOutSerializer, 204: OpenApiResponse(description="Queue empty.")},
+        responses={
+            200: ClaimOutSerializer,
+            204: OpenApiResponse(description="Queue empty."),
+            409: OpenApiResponse(
+                description="You hold a lead's item (an adjudication, sign-off or audit)."
+            ),
+        },
         summary="Claim (lease) the next item, from any queue open to you or the one named",
     )
     def post(self, request: Request) -> Response:

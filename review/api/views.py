@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from review.models import CleanLabel
-from review.snapshot_export import CONTENT_TYPES, batched, rows_formatted
+from review.snapshot_export import CONTENT_TYPES, FIELDS, batched, rows_formatted
 from supportability.api.errors import conflict_response
 from supportability.api.pagination import IdCursorPagination
 from supportability.api.permissions import RoleOrScope
@@ -119,14 +119,39 @@ class JSONOnly(DefaultContentNegotiation):
         return renderer, renderer.media_type
 
 
+ROWS = (
+    "`format=jsonl`: one JSON object a line (`application/x-ndjson`); `format=csv`: a header"
+    " line, then one line a row (`text/csv`). The fields: "
+    + ", ".join(f"`{field}`" for field in FIELDS)
+    + "."
+)
+
+
 class SnapshotRowsView(LabelReader):
     content_negotiation_class = JSONOnly
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", enum=["jsonl", "csv"], default="jsonl")],
+        parameters=[
+            OpenApiParameter("format", enum=["jsonl", "csv"], default="jsonl"),
+            OpenApiParameter(
+                "X-Content-SHA256",
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                required=True,
+                pattern="^[0-9a-f]{64}$",
+                description="the snapshot's `content_sha256`",
+            ),
+            OpenApiParameter(
+                "Content-Disposition",
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                required=True,
+                description='`attachment; filename="snapshot-<id>.<format>"`',
+            ),
+        ],
         responses={
-            (200, "application/x-ndjson"): OpenApiTypes.STR,
-            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description=ROWS),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=ROWS),
         },
         summary="Every row of a snapshot, streamed in merchant order",
         description=(

@@ -144,7 +144,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "supportability.api.schema.ApiSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["supportability.api.parsers.JSONBodyParser"],
     "EXCEPTION_HANDLER": "supportability.api.errors.exception_handler",
@@ -153,6 +153,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Supportability Review API",
     "DESCRIPTION": "Intake of model-flagged merchants, the review queue, and labels.",
     "VERSION": "1",
+    # 3.1: its schemas are JSON Schema 2020-12, as the explanation's is (`prefixItems`).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from local static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
