@@ -139,10 +139,11 @@ class ExplanationField(serializers.JSONField):
     `explanation.terms[0][1]`."""
 
     def to_internal_value(self, data: Any) -> Any:
-        value = super().to_internal_value(data)
+        # The schema first: DRF's own check (json.dumps without NaN) refuses a NaN anywhere
+        # inside as "not valid JSON" at the field, naming no place in it.
         errors: dict[str, list[str]] = {}
-        for path, message in validation.explanation_errors(value, field=""):
+        for path, message in validation.explanation_errors(data, field=""):
             errors.setdefault(path, []).append(message)
         if errors:
             raise serializers.ValidationError(errors)
-        return value
+        return super().to_internal_value(data)

@@ -53,6 +53,9 @@ def _nothing_stored() -> bool:
         ('[{"merchant": {"monthly_volume": NaN}}]', "[0].merchant.monthly_volume"),
         ('[{"merchant": {"monthly_volume": Infinity}}]', "[0].merchant.monthly_volume"),
         ('[{"score": -Infinity}]', "[0].score"),
+        # Inside an explanation too, by its place in it (was "[0].explanation": DRF's JSON
+        # check refused the whole value first, as "not valid JSON").
+        ('[{"explanation": {"terms": [["pills", NaN]]}}]', "[0].explanation.terms[0][1]"),
     ],
 )
 def test_nan_and_infinity_tokens_are_refused_naming_the_field(detector, body, field):
