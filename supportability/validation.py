@@ -174,8 +174,9 @@ def probability(value: Any, *, field: str) -> float:
 # --- explanations -------------------------------------------------------------------------
 
 # No NUL (PostgreSQL's jsonb refuses it). No unpaired surrogate either (not valid Unicode):
-# the validator's "string" type refuses those, as a pattern cannot portably (ECMA-262 and
-# Rust regexes, which OpenAPI tools use, have no surrogate code points).
+# the validator's "string" type refuses those, not the pattern, which OpenAPI tools read
+# too (Rust's regex engine, behind jsonschema-rs and schemathesis, has no surrogates and
+# refuses a pattern that names them).
 _NAME = {
     "type": "string",
     "minLength": 1,

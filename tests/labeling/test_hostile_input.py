@@ -110,7 +110,7 @@ def test_strict_types_and_schemas_name_the_field_and_store_nothing(detector, row
 @pytest.mark.parametrize(
     ("row", "field"),
     [
-        # A 500: the database driver cannot encode the category for its lookup.
+        # Was "Invalid value." (the driver's encoding error, caught by DRF's lookup).
         (ROW | {"category": "gambling\ud800"}, "[0].category"),
         (ROW | {"explanation": {"terms": [["peptides\udc00", 1]]}}, "[0].explanation.terms[0][0]"),
     ],
