@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -37,8 +38,16 @@ from bench import smoke
 from tests.faults import harness
 from tests.faults.harness import say
 
-SMOKE = {"kills": 4, "outage_seconds": 5.0, "analysts": 4, "merchants": 1_200}
+SMOKE = {"kills": 4, "outage_seconds": 5.0, "analysts": 4, "merchants": 1_200, "think": 0.0}
 STEPS = list(harness.KILL_STEPS)
+NO_KILLS = {
+    "report": harness.KillReport(),
+    "runs": 0,
+    "problems": [],
+    "minutes": 0.0,
+    "resume_median": 0.0,
+    "resume_max": 0.0,
+}
 SETTINGS = {
     "DJANGO_SETTINGS_MODULE": "supportability.settings.production",
     "SECRET_KEY": "bench-only-secret",
@@ -113,12 +122,38 @@ def kills(target: int, lead: Any, env: dict[str, str], logs: Path) -> dict[str, 
     }
 
 
+def fill_queue() -> int:
+    """Queue every merchant the champion scored that has no open item, so that the
+    analysts have work for the whole outage (the demo's queue holds a few rounds)."""
+    from django.db import transaction
+
+    from labeling.models import ReviewItem
+    from labeling.services import Enqueue, items_enqueue
+    from supportability.models import Score
+    from supportability.services import champion
+
+    model = champion()
+    open_items = ReviewItem.objects.filter(status__in=["queued", "leased"])
+    scores = Score.objects.filter(model_version=model).exclude(
+        merchant_id__in=open_items.values("merchant_id")
+    )
+    entries = [
+        Enqueue(merchant_id=m, score_id=s, priority=p, propensity=1.0, reason="flagged")
+        for m, s, p in scores.values_list("merchant_id", "id", "probability")
+    ]
+    with transaction.atomic():
+        items_enqueue(entries=entries)
+    return ReviewItem.objects.filter(status="queued").count()
+
+
 def outage(
     seconds: float,
     tokens: list[str],
     env: dict[str, str],
     logs: Path,
     redis: harness.RedisServer,
+    *,
+    think: float,
 ) -> dict[str, Any]:
 
     from labeling.models import Label
@@ -141,8 +176,11 @@ def outage(
     harness.wait_until_consuming(worker)
     tally = harness.Tally()
     first_new = (TrainingRun.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+    queued = fill_queue()
+    pace = (think, 2 * think) if think else (0.01, 0.05)
+    say(f"{queued} merchants queued; each analyst takes {pace[0]:g}-{pace[1]:g} s a merchant")
     try:
-        with harness.analysts(base, tokens, tally):
+        with harness.analysts(base, tokens, tally, think=pace):
             harness.wait_for(lambda: len(tally.labelled) >= 20, timeout=60, what="labels")
             redis.stop()
             before = len(tally.labelled)
@@ -226,6 +264,10 @@ def main() -> None:
     parser.add_argument("--outage-seconds", type=float, default=300.0)
     parser.add_argument("--analysts", type=int, default=16)
     parser.add_argument("--merchants", type=int, default=1_200)
+    parser.add_argument(
+        "--think", type=float, default=3.0, help="an analyst spends THINK-2*THINK s per merchant"
+    )
+    parser.add_argument("--phases", default="kills,outage", help="kills, outage or both")
     smoke.add_flag(parser)
     args = parser.parse_args()
     if args.smoke:
@@ -238,10 +280,20 @@ def main() -> None:
         with smoke.throwaway_database(base, "faults") as url:
             world = setup(url, redis.url, args.merchants, args.analysts)
             env = harness.process_env(url, redis.url, **SETTINGS)
-            killed = kills(args.kills, world["lead"], env, logs)
-            broken = outage(args.outage_seconds, world["tokens"], env, logs, redis)
+            phases = set(args.phases.split(","))
+            killed = kills(args.kills, world["lead"], env, logs) if "kills" in phases else NO_KILLS
+            broken = outage(
+                args.outage_seconds, world["tokens"], env, logs, redis, think=args.think
+            )
+    except BaseException:
+        for log in sorted(logs.glob("*.log")):  # what the processes said, then tidy up
+            print(
+                f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            )
+        raise
     finally:
         redis.close()
+        shutil.rmtree(logs, ignore_errors=True)
     report = killed["report"]
     rows = [
         ("kills", f"{report.kills} ({report.pool_process} pool process, {report.whole_worker}"
@@ -268,7 +320,7 @@ def main() -> None:
         print(f"| {name} | {value} |")
     ok = (
         not killed["problems"]
-        and report.kills >= args.kills
+        and (report.kills >= args.kills or "kills" not in args.phases)
         and report.recovered_as_failed == report.whole_worker_mid_step
         and broken["all_stored"]
         and broken["server_errors"] == 0

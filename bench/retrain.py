@@ -12,10 +12,10 @@ on the champion's scores (π = review.seeding.inclusion_probability) and labelle
 simulated analysts of accuracy 0.80-0.97 (10 % of them twice), and an open queue drawn the
 same way. Then, once per worker count in ``--workers``, one retraining: snapshot (clean
 labels refreshed and frozen), train + calibrate, evaluate and decide run in this process
-(the chain's services, as the tasks call them); the rescoring fans out through
-``review.tasks.retrain_rescore`` to ``rescore_chunk`` tasks on N real ``celery -A
+(the chain's outbox messages, run inline as ``manage.py retrain`` runs them); the
+rescoring's ``rescore_chunk`` messages are then published to N real ``celery -A
 supportability worker --concurrency 1`` processes, started and stopped here, and the last
-chunk's ``retrain_promote`` promotes and re-prioritises the queue. Prints seconds per stage,
+chunk hands over to ``retrain_promote`` and ``retrain_reprioritise``. Prints seconds per stage,
 the CPU time spent during the rescoring by the workers, by their PostgreSQL backends and by
 everything else on the machine (on a shared machine, other people's work), and peak
 resident memory (this process; each worker's pool process). The labelled 10,000 historical
@@ -188,19 +188,24 @@ def _timed(fn: Any, **kwargs: Any) -> float:
 
 
 def retrain(workers: int, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
-    from review.services import candidate_promote
+    from django.utils import timezone
+
+    from review.services import candidate_promote, retrain_start
     from review.services import retraining as chain
-    from review.tasks import retrain_rescore
     from supportability.celery import app
-    from supportability.models import Merchant, Score, TrainingRun
+    from supportability.models import Merchant, OutboxMessage, Score, TrainingRun
+    from supportability.outbox import outbox_drain, outbox_relay
+
+    def next_message() -> None:  # the run's next step, in this process
+        outbox_drain(run_id=run.pk, limit=1, inline=True)
 
     seconds: dict[str, float] = {}
-    run = chain.retrain_start(actor=None, enqueue=False)
+    run = retrain_start(actor=None, enqueue=False)
     try:
-        seconds["snapshot"] = _timed(chain.retrain_snapshot, run_id=run.pk)
-        seconds["train + calibrate"] = _timed(chain.retrain_train, run_id=run.pk)
-        seconds["evaluate + decide"] = _timed(chain.retrain_evaluate, run_id=run.pk)
-        seconds["evaluate + decide"] += _timed(chain.retrain_decide, run_id=run.pk)
+        seconds["snapshot"] = _timed(next_message)
+        seconds["train + calibrate"] = _timed(next_message)
+        seconds["evaluate + decide"] = _timed(next_message)
+        seconds["evaluate + decide"] += _timed(next_message)
     except Exception as exc:  # end the run, or it holds the lock for the next one
         chain.retrain_failed(run_id=run.pk, error=f"{type(exc).__name__}: {exc}")
         raise
@@ -222,19 +227,21 @@ def retrain(workers: int, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
         pool.wait_ready()
         cpu = _CpuShare(pool)
         started = time.perf_counter()
+        gate = run.gate
         if run.status == TrainingRun.Status.HELD:  # the gate held it: a lead promotes it
-            gate = run.gate
             run = candidate_promote(actor=None, model_version_id=candidate.pk)
-        else:
-            gate = run.gate
-            retrain_rescore.delay(run.pk)
+        else:  # its rescoring chunks are written: hand them to the workers
+            OutboxMessage.objects.filter(run=run, done_at__isnull=True).update(
+                available_at=timezone.now()
+            )
         rescored_at = None
         while True:
+            outbox_relay()  # this process plays the relay (the workers relay their own)
             step, active = TrainingRun.objects.filter(pk=run.pk).values_list("step", "holds_lock")[
                 0
             ]
             now = time.perf_counter()
-            if rescored_at is None and step in ("promote", "done"):
+            if rescored_at is None and step in ("promote", "reprioritise", "done"):
                 rescored_at = now
                 cpu.stop()
             if rescored_at is None:

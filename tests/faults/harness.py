@@ -218,7 +218,14 @@ class Tally:
 DECISIONS = [("supportable", "none"), ("prohibited", "drugs"), ("restricted", "gambling")]
 
 
-def analyst_loop(base: str, token: str, stop: threading.Event, tally: Tally, seed: int) -> None:
+def analyst_loop(
+    base: str,
+    token: str,
+    stop: threading.Event,
+    tally: Tally,
+    seed: int,
+    think: tuple[float, float] = (0.01, 0.05),
+) -> None:
     """Claim, think a moment, label; until told to stop. Only the API's own answers count:
     a refused connection would be the web server's fault, and is recorded as an error."""
     rng = random.Random(seed)
@@ -236,7 +243,7 @@ def analyst_loop(base: str, token: str, stop: threading.Event, tally: Tally, see
                 continue
             body = claim.json()
             decision, category = rng.choice(DECISIONS)
-            time.sleep(rng.uniform(0.01, 0.05))
+            time.sleep(rng.uniform(*think))
             label = session.post(
                 f"{base}/api/v1/items/{body['item']['id']}/labels/",
                 json={
@@ -259,10 +266,16 @@ def analyst_loop(base: str, token: str, stop: threading.Event, tally: Tally, see
 
 
 @contextmanager
-def analysts(base: str, tokens: list[str], tally: Tally) -> Iterator[None]:
+def analysts(
+    base: str, tokens: list[str], tally: Tally, *, think: tuple[float, float] = (0.01, 0.05)
+) -> Iterator[None]:
+    """Analysts labelling over HTTP until the block ends, each spending `think` seconds
+    (uniform between the two) on a merchant."""
     stop = threading.Event()
     threads = [
-        threading.Thread(target=analyst_loop, args=(base, token, stop, tally, i), daemon=True)
+        threading.Thread(
+            target=analyst_loop, args=(base, token, stop, tally, i, think), daemon=True
+        )
         for i, token in enumerate(tokens)
     ]
     for thread in threads:

@@ -23,7 +23,7 @@ pytestmark = [
 def _terminate_after_insert_into(table: str):
     """An execute wrapper that lets the statement writing `table` run, then has another
     connection terminate this one's backend: the rest of the request's transaction dies."""
-    fired = []
+    fired: list[str] = []
 
     def wrapper(execute, sql, params, many, context):
         result = execute(sql, params, many, context)

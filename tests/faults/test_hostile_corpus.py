@@ -54,14 +54,14 @@ def _flags_corpus() -> list[tuple[str, dict[str, Any]]]:
     corpus = []
     for field in MERCHANT_NUMBERS:
         for value in NUMBERS:
-            row = copy.deepcopy(ROW)
+            row: dict[str, Any] = copy.deepcopy(ROW)
             row["merchant"][field] = value
             corpus.append((f"merchant.{field}={value!r}", row))
     for field in MERCHANT_TEXTS:
         for value in TEXTS:
-            row = copy.deepcopy(ROW)
-            row["merchant"][field] = value
-            corpus.append((f"merchant.{field}={str(value)[:12]!r}", row))
+            text_row: dict[str, Any] = copy.deepcopy(ROW)
+            text_row["merchant"][field] = value
+            corpus.append((f"merchant.{field}={str(value)[:12]!r}", text_row))
     for value in NUMBERS:
         corpus.append((f"score={value!r}", ROW | {"score": value}))
     for value in EXPLANATIONS:
@@ -141,9 +141,9 @@ def test_hostile_input_through_every_path_is_refused_and_retraining_still_succee
 
     # The lead's snapshot API.
     lead_api = api_as(lead)
-    for body in ({"refresh": "yes"}, {"refresh": 1}, {"note": "\u0000"}, {"note": "n" * 201}):
-        answer = lead_api.post("/api/v1/snapshots/", body, format="json")
-        assert answer.status_code == 400, body
+    for snapshot in ({"refresh": "yes"}, {"refresh": 1}, {"note": "\u0000"}, {"note": "n" * 201}):
+        answer = lead_api.post("/api/v1/snapshots/", snapshot, format="json")
+        assert answer.status_code == 400, snapshot
         refused["snapshot API"] = refused.get("snapshot API", 0) + 1
 
     # The lead's forms.
@@ -151,15 +151,15 @@ def test_hostile_input_through_every_path_is_refused_and_retraining_still_succee
     queue = Queue.objects.get(slug=Queue.DEFAULT_SLUG)
     settings_before = Queue.objects.filter(pk=queue.pk).values().get()
     for value in ("nan", "inf", "-inf", "1e309", "NaN", "true", "0x1", "1,5"):
-        answer = lead_page.post(
+        page = lead_page.post(
             f"/lead/queues/{queue.pk}/",
             {"overlap_share": value, "overlap_k": 2, "gold_rate": 0.05},
         )
-        assert answer.status_code == 400, value
-        answer = lead_page.post(
+        assert page.status_code == 400, value
+        page = lead_page.post(
             "/lead/work/rules/", {"audit_rate": value, "audit_floor": 0.02, "audit_cap": 0.5}
         )
-        assert answer.status_code == 400, value
+        assert page.status_code == 400, value
         refused["lead forms"] = refused.get("lead forms", 0) + 2
     assert Queue.objects.filter(pk=queue.pk).values().get() == settings_before
     assert not ReviewSettings.objects.exists()
