@@ -84,15 +84,7 @@ def setup(url: str, redis_url: str, merchants: int, analysts: int) -> dict[str, 
 def kills(target: int, lead: Any, env: dict[str, str], logs: Path) -> dict[str, Any]:
     relay = harness.relay(env, logs)
     relay.start()
-    generation = [0]
-
-    def start_worker() -> harness.Process:
-        generation[0] += 1
-        process = harness.worker(env, logs, name=f"worker{generation[0]}")
-        process.start()
-        harness.wait_until_consuming(process)
-        return process
-
+    start_worker = harness.worker_starter(env, logs)
     worker = start_worker()
     report = harness.KillReport()
     runs: list[Any] = []

@@ -3,8 +3,10 @@ recent labels (live), models and retraining."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -60,12 +62,11 @@ def _run_panel(
     return error_fragment(render(request, "review/_run.html", context, status=status))
 
 
-@require_POST
-@role_required(Role.LEAD)
-def retrain(request: HtmxHttpRequest) -> HttpResponse:
+def _start(request: HtmxHttpRequest, start: Callable[[], TrainingRun]) -> HttpResponse:
+    """Start (or restart) a retraining and answer with the run panel, or the refusal."""
     try:
-        run = services.retrain_start(actor=request.user)
-    except services.RetrainBusy as exc:
+        run = start()
+    except services.Conflict as exc:  # RetrainBusy, or a run that cannot be retried
         if request.htmx:
             return _run_panel(request, selectors.run_latest(), error=str(exc), status=409)
         messages.error(request, str(exc))
@@ -73,24 +74,20 @@ def retrain(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return _run_panel(request, run)
     return redirect("review:dashboard")
+
+
+@require_POST
+@role_required(Role.LEAD)
+def retrain(request: HtmxHttpRequest) -> HttpResponse:
+    return _start(request, lambda: services.retrain_start(actor=request.user))
 
 
 @require_POST
 @role_required(Role.LEAD)
 def retry(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """A lead retries a failed retraining: it resumes at the step it stopped at."""
-    try:
-        run = services.retrain_retry(actor=request.user, run_id=run_id)
-    except TrainingRun.DoesNotExist as exc:
-        raise Http404("No such retraining.") from exc
-    except services.Conflict as exc:
-        if request.htmx:
-            return _run_panel(request, selectors.run_latest(), error=str(exc), status=409)
-        messages.error(request, str(exc))
-        return redirect("review:dashboard")
-    if request.htmx:
-        return _run_panel(request, run)
-    return redirect("review:dashboard")
+    get_object_or_404(TrainingRun, pk=run_id)
+    return _start(request, lambda: services.retrain_retry(actor=request.user, run_id=run_id))
 
 
 @require_GET

@@ -175,6 +175,21 @@ def worker(env: dict[str, str], logs: Path, *, name: str = "worker") -> Process:
     )  # fmt: skip
 
 
+def worker_starter(env: dict[str, str], logs: Path) -> Callable[[], Process]:
+    """Starts a new worker (worker1, worker2, ...) and waits until it consumes: what a
+    supervisor does after a worker dies."""
+    started = [0]
+
+    def start() -> Process:
+        started[0] += 1
+        process = worker(env, logs, name=f"worker{started[0]}")
+        process.start()
+        wait_until_consuming(process)
+        return process
+
+    return start
+
+
 def relay(env: dict[str, str], logs: Path) -> Process:
     return Process(
         "relay",

@@ -32,15 +32,7 @@ def test_kill_9_of_the_worker_during_each_step_loses_nothing_and_doubles_nothing
     env = harness.process_env(database_url, redis_server.url)
     relay = harness.relay(env, logs)
     relay.start()
-    generation = [0]
-
-    def start_worker() -> harness.Process:
-        generation[0] += 1
-        process = harness.worker(env, logs, name=f"worker{generation[0]}")
-        process.start()
-        harness.wait_until_consuming(process)
-        return process
-
+    start_worker = harness.worker_starter(env, logs)
     worker = start_worker()
     report = harness.KillReport()
     runs = []
