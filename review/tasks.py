@@ -47,9 +47,9 @@ def retrain_decide(run_id: int) -> None:
 
 
 @outbox_task(on_failure=_run_failed, **STEP)
-def rescore_chunk(run_id: int, first_id: int, last_id: int) -> None:
+def rescore_chunk(run_id: int, first_id: int, last_id: int, upto: int | None = None) -> None:
     """One chunk of the rescoring; the chunks of a run run on every worker at once."""
-    retraining.rescore_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
+    retraining.rescore_chunk(run_id=run_id, first_id=first_id, last_id=last_id, upto=upto)
 
 
 @outbox_task(on_failure=_run_failed, **STEP)

@@ -178,7 +178,10 @@ def _registered(name: str) -> Registered:
     return HANDLERS[name]
 
 
-RAN, BUSY, FINISHED, MISSING = "ran", "busy", "finished already", "missing"
+RAN, BUSY, FINISHED, MISSING, GAVE_UP = "ran", "busy", "finished already", "missing", "gave up"
+# A message whose every delivery died with its worker (an out-of-memory kill, say) is not
+# tried for ever: after this many it is failed, with the reason.
+MAX_DELIVERIES = 3
 
 
 def _claim(message_id: int) -> OutboxMessage | str:
@@ -208,11 +211,21 @@ def _close(message_id: int, *, outcome: str, error: str = "") -> None:
 
 def outbox_process(message_id: int) -> str:
     """Run one message's task in this process, if nobody else holds it and it is not done:
-    RAN, BUSY (another delivery is alive: try later), FINISHED or MISSING."""
+    RAN, BUSY (another delivery is alive: try later), FINISHED, MISSING, or GAVE_UP (its
+    earlier deliveries all died: failed)."""
     message = _claim(message_id)
     if isinstance(message, str):
         return message
     registered = _registered(message.task)
+    if message.deliveries > MAX_DELIVERIES:
+        error = (
+            f"Started {MAX_DELIVERIES} times and never finished: the worker running it died"
+            " each time (out of memory, or killed)."
+        )
+        _close(message_id, outcome=OutboxMessage.Outcome.FAILED, error=error)
+        if registered.on_failure is not None:
+            registered.on_failure(message.kwargs, error)
+        return GAVE_UP
     try:
         with _heartbeat(message):
             registered.handler(**message.kwargs)
@@ -243,13 +256,18 @@ def _heartbeat(message: OutboxMessage) -> Iterator[None]:
         try:
             while not stop.wait(heartbeat_every().total_seconds()):
                 now = timezone.now()
-                OutboxMessage.objects.filter(pk=message.pk, done_at__isnull=True).update(
-                    heartbeat_at=now
-                )
-                if message.run_id is not None:
-                    TrainingRun.objects.filter(pk=message.run_id).update(heartbeat_at=now)
-        except TRANSIENT:
-            log.warning("outbox %s: heartbeat lost its database connection", message.pk)
+                try:
+                    OutboxMessage.objects.filter(pk=message.pk, done_at__isnull=True).update(
+                        heartbeat_at=now
+                    )
+                    if message.run_id is not None:
+                        TrainingRun.objects.filter(pk=message.run_id).update(heartbeat_at=now)
+                except TRANSIENT:
+                    # A dropped connection or a busy SQLite: try again at the next beat on a
+                    # fresh connection (a heartbeat that stopped for good would get a task
+                    # that is still running recovered as dead).
+                    log.warning("outbox %s: heartbeat failed; retrying", message.pk)
+                    connection.close()
         finally:
             connection.close()
 
@@ -275,10 +293,13 @@ class RelayResult:
 def _due(now: Any) -> Q:
     never = Q(published_at__isnull=True)
     lost = Q(started_at__isnull=True, published_at__lt=now - republish_after())
-    # A non-retraining task whose worker died: publish it again (retraining steps are
-    # recovered with their run instead).
-    orphaned = Q(
-        run__isnull=True, started_at__isnull=False, heartbeat_at__lt=now - run_stale_after()
+    # A non-retraining task whose worker died (its heartbeat stale), or whose transient
+    # failures outlasted its retries (its heartbeat cleared): publish it again, at most once
+    # per takeover period (retraining steps are recovered with their run instead).
+    silent = Q(heartbeat_at__lt=now - run_stale_after()) | Q(heartbeat_at__isnull=True)
+    orphaned = (
+        Q(run__isnull=True, started_at__isnull=False, published_at__lt=now - takeover_after())
+        & silent
     )
     return Q(done_at__isnull=True, available_at__lte=now) & (never | lost | orphaned)
 
@@ -294,6 +315,10 @@ def outbox_relay(*, limit: int = 500) -> RelayResult:
 
     now = timezone.now()
     due = OutboxMessage.objects.filter(_due(now)).order_by("id").values_list("id", "task")
+    # The transport's own connection errors too (a socket that broke under an established
+    # connection can surface as the client library's error, not kombu's).
+    with app.connection_for_write() as broker:
+        refused = BROKER_DOWN + tuple(broker.connection_errors) + tuple(broker.channel_errors)
     published, error = 0, ""
     for message_id, task in list(due[:limit]):
         claimed = OutboxMessage.objects.filter(_due(now), pk=message_id).update(
@@ -303,7 +328,7 @@ def outbox_relay(*, limit: int = 500) -> RelayResult:
             continue  # another relay took it
         try:
             app.send_task(task, args=[message_id], retry=False)
-        except BROKER_DOWN as exc:
+        except refused as exc:
             error = f"{type(exc).__name__}: {exc}"
             OutboxMessage.objects.filter(pk=message_id).update(
                 published_at=None,

@@ -135,6 +135,7 @@ class MerchantOutSerializer(serializers.ModelSerializer):
 
 class ScoreOutSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.__str__")
+    probability = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
     explanation = fields.ExplanationField(
         allow_null=True, help_text="null when the stored explanation is malformed"
     )
@@ -152,6 +153,7 @@ class ItemOutSerializer(serializers.ModelSerializer):
     gold."""
 
     merchant = MerchantOutSerializer()
+    priority = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
     queue: serializers.SlugRelatedField[Queue] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -240,14 +242,14 @@ def claim_payload(lease: Lease) -> dict[str, Any]:
         "item": {
             "id": item.pk,
             "queue": item.queue.slug,
-            "priority": item.priority,
+            "priority": validation.finite_or_none(item.priority),
             "merchant": _merchant(item.merchant),
             "score_hidden": item.score_hidden,
         },
         "score": None
         if score is None
         else {
-            "probability": score.probability,
+            "probability": validation.finite_or_none(score.probability),
             "predicted_category": score.predicted_category.slug
             if score.predicted_category
             else None,

@@ -99,7 +99,9 @@ def runs_recover(*, now: Any = None) -> list[TrainingRun]:
 
 def _lost(run: TrainingRun, cutoff: Any) -> str:
     open_messages = OutboxMessage.objects.filter(run=run, done_at__isnull=True)
-    waiting = open_messages.filter(started_at__isnull=True)
+    # Waiting for the relay or a worker. A message kept inline (manage.py retrain) is not
+    # waiting for anyone once its command stopped: the run's heartbeat tells.
+    waiting = open_messages.filter(started_at__isnull=True, available_at__isnull=False)
     alive = open_messages.filter(started_at__isnull=False, heartbeat_at__gte=cutoff)
     if waiting.exists() or alive.exists():
         return ""

@@ -107,6 +107,14 @@ def _at(run_id: int, step: str) -> TrainingRun | None:
     return run
 
 
+def _still_at(run_id: int, step: str) -> TrainingRun | None:
+    """The run, locked, if it is still active at `step`: the check a step makes before it
+    records its result. A step's work can outlive its run's recovery (a worker whose
+    heartbeat stopped but whose task went on): it must not bring a failed run back."""
+    run = TrainingRun.objects.select_for_update().get(pk=run_id)
+    return run if run.is_active and run.step == step else None
+
+
 def _advance(run: TrainingRun, *, step: str, progress: int, **fields: Any) -> None:
     run.status = TrainingRun.Status.RUNNING
     run.step = step
@@ -121,10 +129,12 @@ def handoff(run: TrainingRun, step: str) -> None:
     one that records the step before it done). Keyed by run, attempt and step: written
     once, however often the step before it is delivered."""
     if step == "rescore":
-        for first_id, last_id in rescore_chunks(run_id=run.pk):
+        chunks = rescore_chunks(run_id=run.pk)
+        upto = chunks[-1][1] if chunks else 0
+        for first_id, last_id in chunks:
             outbox_write(
                 task=RESCORE_TASK,
-                kwargs={"run_id": run.pk, "first_id": first_id, "last_id": last_id},
+                kwargs={"run_id": run.pk, "first_id": first_id, "last_id": last_id, "upto": upto},
                 key=f"retrain:{run.pk}:{run.attempt}:rescore:{first_id}",
                 run=run,
             )
@@ -167,7 +177,10 @@ def retrain_snapshot(*, run_id: int) -> TrainingRun | None:
         kind = "violating" if violating else "supportable"
         return _fail(run, f"Every one of the {len(rows)} labels says {kind}: one class.")
     with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        still = _still_at(run_id, "snapshot")
+        if still is None:
+            return None
+        run = still
         if run.snapshot_id is None:
             snapshot = snapshot_create(
                 rows=rows, filters={"source": "retrain", "run": run.pk}, actor=run.requested_by
@@ -197,7 +210,10 @@ def retrain_train(*, run_id: int) -> TrainingRun | None:
     except TrainingDataError as exc:
         return _fail(run, str(exc))
     with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        still = _still_at(run_id, "train")
+        if still is None:
+            return None
+        run = still
         if run.model_version_id is None:
             version = ModelVersion.objects.filter(name=DEMO_MODEL_NAME, version=f"run{run.pk}")
             model_version = version.first() or model_version_register(
@@ -289,9 +305,10 @@ def retrain_evaluate(*, run_id: int) -> TrainingRun | None:
         result = gate(ours, theirs)
         verdict = {"passed": result.passed, "reasons": list(result.reasons)}
     with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run_id)
-        if run.step != "evaluate":
-            return run
+        still = _still_at(run_id, "evaluate")
+        if still is None:
+            return None
+        run = still
         metrics = {
             **candidate.metrics,
             "holdout_rows": len(rows),
@@ -355,10 +372,12 @@ def rescore_chunks(*, run_id: int) -> list[tuple[int, int]]:
     ]
 
 
-def rescore_chunk(*, run_id: int, first_id: int, last_id: int) -> bool:
+def rescore_chunk(*, run_id: int, first_id: int, last_id: int, upto: int | None = None) -> bool:
     """Score one id range with the run's candidate (existing scores are kept, so a second
     delivery adds nothing); True when this was the last chunk to finish, in which case the
-    run moves on to promotion exactly once (the run row's lock decides who is last)."""
+    run moves on to promotion exactly once (the run row's lock decides who is last).
+    `upto` is the last merchant id any of the run's chunks covers: merchants that arrive
+    during the rescoring are the next run's, and must not keep this one from finishing."""
     run = TrainingRun.objects.get(pk=run_id)
     if not run.is_active or run.step != "rescore":
         return False
@@ -369,12 +388,16 @@ def rescore_chunk(*, run_id: int, first_id: int, last_id: int) -> bool:
         actor=run.requested_by,
     )
     with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run_id)
-        if run.step != "rescore":
+        still = _still_at(run_id, "rescore")
+        if still is None:
             return False
-        scored = Score.objects.filter(model_version=model_version).aggregate(n=Count("id"))["n"]
+        run = still
+        covered = {} if upto is None else {"merchant_id__lte": upto}
+        scored = Score.objects.filter(model_version=model_version, **covered).aggregate(
+            n=Count("id")
+        )["n"]
         # Merchants whose data a model cannot read get no score (merchants_score skips them).
-        total = merchants_scorable().count()
+        total = merchants_scorable().filter(**({} if upto is None else {"id__lte": upto})).count()
         run.progress = 65 + int(25 * scored / max(total, 1))
         run.save(update_fields=["progress"])
         if scored < total:
@@ -433,6 +456,8 @@ def retrain_failed(*, run_id: int, error: str) -> None:
 def _fail(run: TrainingRun, message: str) -> TrainingRun:
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if not run.is_active:
+            return run  # recovered meanwhile: its own reason stands
         return _finish(run, status=TrainingRun.Status.FAILED, message=message)
 
 

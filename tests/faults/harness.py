@@ -303,6 +303,22 @@ def analysts(
             thread.join(timeout=60)
 
 
+def post_mortem(processes: list[Process]) -> None:
+    """On a failure: what each process said last, and the outbox as it stands."""
+    from supportability.models import OutboxMessage
+
+    for process in processes:
+        alive = process.process is not None and process.process.poll() is None
+        print(f"--- {process.name} ({'running' if alive else 'not running'}):")
+        print(process.log_tail(60))
+    print("--- open outbox messages:")
+    for row in OutboxMessage.objects.filter(done_at__isnull=True).values(
+        "id", "task", "run_id", "published_at", "publish_attempts", "publish_error",
+        "started_at", "heartbeat_at", "deliveries",
+    ):  # fmt: skip
+        print(row)
+
+
 def say(message: str) -> None:
     """What the scenario did and what it checked, in the test's output."""
     print(f"[fault] {message}", flush=True)
@@ -453,9 +469,10 @@ def retrain_through_kills(
 
 
 def check_runs(runs: list[Any]) -> list[str]:
-    """What must hold after any number of kills: each run ended (none stuck), made at most
-    one model version, a promoted one has exactly one score per scorable merchant, and
-    there is exactly one champion."""
+    """What must hold after any number of kills: each run finished (succeeded, or held by
+    the gate; none stuck, none failed in the end), made at most one model version, a
+    promoted one has exactly one score per scorable merchant, and there is exactly one
+    champion."""
     from supportability.models import ModelVersion, OutboxMessage, Score, TrainingRun
     from supportability.services import merchants_scorable
 
@@ -464,9 +481,12 @@ def check_runs(runs: list[Any]) -> list[str]:
     if champions != 1:
         problems.append(f"{champions} champions")
     scorable = merchants_scorable().count()
+    ended = {TrainingRun.Status.SUCCEEDED, TrainingRun.Status.HELD}
     for run in TrainingRun.objects.filter(pk__in=[r.pk for r in runs]):
         if run.holds_lock or run.is_active:
             problems.append(f"run {run.pk} is stuck: {run.status} at {run.step}")
+        elif run.status not in ended:  # every failure was retried: each run must finish
+            problems.append(f"run {run.pk} ended {run.status}: {run.message}")
         made = ModelVersion.objects.filter(version=f"run{run.pk}").count()
         if made > 1:
             problems.append(f"run {run.pk} made {made} model versions")

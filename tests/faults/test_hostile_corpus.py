@@ -69,7 +69,9 @@ def _flags_corpus() -> list[tuple[str, dict[str, Any]]]:
     for value in TEXTS:
         if value is not None:  # (no category is a valid answer)
             corpus.append((f"category={str(value)[:12]!r}", ROW | {"category": value}))
-        corpus.append((f"model.name={str(value)[:12]!r}", ROW | {"model": {"name": value}}))
+        named: dict[str, Any] = copy.deepcopy(ROW)
+        named["model"]["name"] = value
+        corpus.append((f"model.name={str(value)[:12]!r}", named))
     return corpus
 
 

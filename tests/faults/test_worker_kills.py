@@ -43,7 +43,7 @@ def test_kill_9_of_the_worker_during_each_step_loses_nothing_and_doubles_nothing
             )
             runs.extend(taken)
     except Exception:
-        print(worker.log_tail(80))
+        harness.post_mortem([worker, relay])
         raise
     finally:
         worker.stop()
@@ -55,6 +55,7 @@ def test_kill_9_of_the_worker_during_each_step_loses_nothing_and_doubles_nothing
         f" failed and retried; {len(runs)} runs checked: {problems or 'all invariants hold'}"
     )
     assert report.kills == 4 * RUNS
+    assert report.mid_step >= report.kills // 2  # the kills hit running steps
     # A whole-worker kill mid-step leaves its run to the recovery (one after the step
     # ended costs nothing); a pool-process kill never does.
     assert report.recovered_as_failed == report.whole_worker_mid_step

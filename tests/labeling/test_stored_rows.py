@@ -58,3 +58,12 @@ def test_data_check_reports_stored_rows_that_break_the_rules_until_they_are_fixe
     call_command("data_check")
     assert "No stored row breaks" in capsys.readouterr().out
     assert not DataIssue.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_claiming_an_item_with_a_non_finite_priority_answers_null(analyst):
+    """Priorities were not checked before: a NaN volume made a round's risk weight NaN."""
+    item = ReviewItemFactory()
+    poison(item, "priority", math.inf)
+    response = api_as(analyst).post("/api/v1/queue/claim/")
+    assert response.status_code == 200
+    assert response.json()["item"]["priority"] is None

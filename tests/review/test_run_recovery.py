@@ -160,3 +160,48 @@ def test_with_the_broker_down_retrain_answers_and_waits_for_workers(
     monkeypatch.setattr(celery_not_eager, "send_task", lambda name, args, **kw: sent.append(name))
     assert outbox_relay().published == 2
     assert sent == ["review.tasks.retrain_snapshot", "review.tasks.quality_compute_requested"]
+
+
+def test_a_step_that_outlives_its_runs_recovery_does_not_bring_it_back(settled, lead, monkeypatch):
+    """A worker whose heartbeat stopped but whose task went on: the run was recovered as
+    failed meanwhile, and the step's result must not revive it (nor free a second chain)."""
+    import review.services.retraining as retraining
+
+    real = retraining.model_train
+
+    def recovered_meanwhile(**kwargs):
+        trained = real(**kwargs)
+        retraining.retrain_failed(run_id=run.pk, error="recovered while training")
+        return trained
+
+    monkeypatch.setattr(retraining, "model_train", recovered_meanwhile)
+    run = services.retrain_start(actor=lead, enqueue=False)
+    services.retrain_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED and not run.holds_lock
+    assert run.message == "recovered while training"
+    assert not ModelVersion.objects.filter(version=f"run{run.pk}").exists()
+    assert not run.outbox.filter(task="review.tasks.retrain_evaluate").exists()
+
+
+def test_an_inline_run_whose_command_stopped_is_recovered(world, lead, settings):
+    """manage.py retrain killed between two steps: its next message is never published,
+    so it waits for no one; the run's silence tells."""
+    run = services.retrain_start(actor=lead, enqueue=False)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS + 5)
+    )
+    [recovered] = services.runs_recover()
+    assert recovered.pk == run.pk and "Nothing was left to run step 'queued'" in recovered.message
+
+
+def test_merchants_arriving_during_the_rescoring_do_not_keep_it_from_finishing(settled, lead):
+    from supportability.outbox import outbox_drain
+    from tests.factories import MerchantFactory
+
+    run = services.retrain_start(actor=lead, enqueue=False)
+    while TrainingRun.objects.get(pk=run.pk).step != "rescore":
+        assert outbox_drain(run_id=run.pk, limit=1, inline=True)
+    MerchantFactory()  # flagged upstream while the chunks run: the next retraining's
+    run = services.retrain_execute(run_id=run.pk)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.message

@@ -150,3 +150,31 @@ def test_in_eager_mode_messages_run_when_their_change_commits(
         outbox.outbox_write(task=TASK, kwargs={"n": 5})
         assert CALLS == []  # not before the commit
     assert CALLS == [{"n": 5}]
+
+
+def test_a_message_whose_every_delivery_died_is_failed_not_tried_for_ever(queued, settings):
+    message = _write(n=6)
+    silent = timezone.now() - timedelta(seconds=settings.OUTBOX_TAKEOVER_SECONDS + 1)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        started_at=silent, heartbeat_at=silent, deliveries=outbox.MAX_DELIVERIES
+    )
+    assert outbox.outbox_process(message.pk) == outbox.GAVE_UP
+    message.refresh_from_db()
+    assert message.outcome == "failed" and "never finished" in message.error
+    assert [{"failed": message.error}] == CALLS  # its run (if any) is failed with the reason
+
+
+def test_a_task_whose_worker_died_is_published_again_once_not_every_tick(
+    queued, monkeypatch, settings
+):
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda name, args, **kw: sent.append(args))
+    message = _write(n=7)
+    outbox.outbox_relay()
+    dead = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS + 1)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        started_at=dead, heartbeat_at=dead, published_at=dead
+    )
+    outbox.outbox_relay()
+    outbox.outbox_relay()  # the next tick: just published, not again
+    assert sent == [[message.pk], [message.pk]]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -29,6 +30,13 @@ class Command(BaseCommand):
             except (OperationalError, InterfaceError) as exc:
                 # The database went away: try again at the next tick with a new connection.
                 self.stderr.write(f"relay: database unavailable: {exc}")
+                connection.close()
+            except Exception:
+                if not loop:
+                    raise
+                # The relay process must outlive one bad pass, whatever broke it: log it
+                # whole and go on (what it could not publish stays due).
+                self.stderr.write("relay: a pass failed:\n" + traceback.format_exc())
                 connection.close()
             else:
                 if result.published or result.error or not loop:
