@@ -118,6 +118,34 @@ def scan(apps: Any) -> list[Finding]:
     return findings
 
 
+# Numbers the app derives and recomputes, which nobody reads as evidence: a stored row that
+# breaks their rule is reset rather than kept. (PostgreSQL enforces even a NOT VALID
+# constraint on every update of a row, so a queued item with a NaN priority could never be
+# claimed again; the next re-prioritisation or round sets a real priority.)
+RESET = {("labeling", "ReviewItem", "priority"): 0.0}
+
+
+def repair_derived(apps: Any) -> list[Finding]:
+    """Reset the derived numbers of RESET that break their rule; returns what was reset,
+    with the value it held."""
+    reset: list[Finding] = []
+    for (app_label, model_name, field), value in RESET.items():
+        model = apps.get_model(app_label, model_name)
+        condition = validation.between(field, -validation.MAX_PRIORITY, validation.MAX_PRIORITY)
+        broken = model._default_manager.exclude(condition)
+        for pk, old in broken.values_list("pk", field):
+            reset.append(
+                Finding(
+                    model._meta.label_lower,
+                    str(pk),
+                    f"{field}_reset",
+                    f"{field}={old!r}, reset to {value!r} (a derived number, recomputed later)",
+                )
+            )
+        broken.update(**{field: value})
+    return reset
+
+
 def report(findings: list[Finding]) -> str:
     if not findings:
         return "No stored row breaks the stored-value rules."

@@ -1,7 +1,8 @@
 """Find the stored rows that break the stored-value rules the previous migrations added
 (for new rows only, where stored rows broke them), record each as a DataIssue and print a
-report. Nothing is changed: the rows are evidence; training, scoring and pages leave them
-out, and `manage.py data_check` checks again after they are corrected."""
+report. Evidence is not changed: training, scoring and pages leave those rows out, and
+`manage.py data_check` checks again after they are corrected. Numbers the app derives and
+recomputes (a queued item's priority) are reset instead, and recorded as resolved."""
 
 from django.db import migrations
 
@@ -9,13 +10,15 @@ from django.db import migrations
 def report(apps, schema_editor):
     from django.utils import timezone
 
+    from supportability.data_checks import repair_derived, scan
     from supportability.data_checks import report as describe
-    from supportability.data_checks import scan
 
+    reset = repair_derived(apps)
     findings = scan(apps)
-    if not findings:
+    if not findings and not reset:
         return
     DataIssue = apps.get_model("supportability", "DataIssue")
+    now = timezone.now()
     DataIssue.objects.bulk_create(
         [
             DataIssue(
@@ -24,13 +27,14 @@ def report(apps, schema_editor):
                 rule=f.rule,
                 detail=f.detail,
                 found_by="migration review.0005",
-                found_at=timezone.now(),
+                found_at=now,
+                resolved_at=now if f in reset else None,
             )
-            for f in findings
+            for f in [*reset, *findings]
         ],
         ignore_conflicts=True,
     )
-    print("\n" + describe(findings))  # noqa: T201 (for the operator running migrate)
+    print("\n" + describe([*reset, *findings]))  # noqa: T201 (for the operator running migrate)
 
 
 class Migration(migrations.Migration):

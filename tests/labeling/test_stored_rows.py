@@ -60,10 +60,20 @@ def test_data_check_reports_stored_rows_that_break_the_rules_until_they_are_fixe
     assert not DataIssue.objects.filter(resolved_at__isnull=True).exists()
 
 
-def test_claiming_an_item_with_a_non_finite_priority_answers_null(analyst):
-    """Priorities were not checked before: a NaN volume made a round's risk weight NaN."""
+def test_a_queued_item_with_a_non_finite_priority_is_reset_and_claimable_again(analyst):
+    """Priorities were not checked before (a NaN volume made a round's risk weight NaN).
+    PostgreSQL enforces even a NOT VALID constraint on every update, so such an item could
+    never be claimed: the migration resets the derived number (as repair_derived does)."""
+    from django.apps import apps
+
+    from supportability.data_checks import repair_derived
+
     item = ReviewItemFactory()
     poison(item, "priority", math.inf)
+    [reset] = repair_derived(apps)
+    assert reset.row_id == str(item.pk) and "priority=inf, reset to 0.0" in reset.detail
+    item.refresh_from_db()
+    assert item.priority == 0.0
     response = api_as(analyst).post("/api/v1/queue/claim/")
     assert response.status_code == 200
-    assert response.json()["item"]["priority"] is None
+    assert response.json()["item"]["id"] == item.pk
