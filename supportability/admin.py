@@ -8,10 +8,13 @@ from django.http import HttpRequest
 from .models import (
     ApiToken,
     AuditEvent,
+    DataIssue,
     Merchant,
     ModelVersion,
+    OutboxMessage,
     PolicyCategory,
     PolicyVersion,
+    TrainingRun,
 )
 
 
@@ -62,3 +65,38 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     list_display = ("created_at", "actor_label", "verb", "object_type", "object_id")
     list_filter = ("verb",)
+
+
+@admin.register(DataIssue)
+class DataIssueAdmin(ReadOnlyAdmin):
+    """Stored rows that break a stored-value rule (manage.py data_check)."""
+
+    list_display = ("found_at", "model", "row_id", "rule", "detail", "resolved_at")
+    list_filter = ("rule", "model")
+    search_fields = ("row_id", "detail")
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """Follow-up work waiting for, or handed to, the workers (supportability.outbox)."""
+
+    list_display = (
+        "id",
+        "task",
+        "run",
+        "created_at",
+        "published_at",
+        "publish_error",
+        "started_at",
+        "heartbeat_at",
+        "deliveries",
+        "done_at",
+        "outcome",
+    )
+    list_filter = ("outcome", "task")
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "status", "step", "progress", "attempt", "heartbeat_at", "created_at")
+    list_filter = ("status",)

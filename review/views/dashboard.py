@@ -16,7 +16,7 @@ from labeling.selectors import (
     queue_stats,
 )
 from supportability.access import HtmxHttpRequest, role_required
-from supportability.models import TrainingRun
+from supportability.models import DataIssue, TrainingRun
 from supportability.roles import Role
 
 from .. import selectors, services
@@ -38,6 +38,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             "stats": queue_stats(),
             "estimates": estimates_current(),
             "bias": automation_bias(),
+            "data_issues": DataIssue.objects.filter(resolved_at__isnull=True).count(),
         },
     )
 

@@ -77,3 +77,18 @@ def test_a_queued_item_with_a_non_finite_priority_is_reset_and_claimable_again(a
     response = api_as(analyst).post("/api/v1/queue/claim/")
     assert response.status_code == 200
     assert response.json()["item"]["id"] == item.pk
+
+
+def test_leads_and_admins_see_the_open_data_issues(make_user, lead, capsys):
+    from tests.clients import logged_in
+
+    item = ReviewItemFactory()
+    poison(item.merchant, "monthly_volume", math.inf)
+    with pytest.raises(SystemExit):
+        call_command("data_check")
+    page = logged_in(lead).get("/lead/").content.decode()
+    assert "1 stored row breaks the stored-value rules" in page
+    admin = logged_in(make_user("admin", username="root"))
+    listing = admin.get("/admin/supportability/dataissue/").content.decode()
+    assert "monthly_volume_finite" in listing and str(item.merchant_id) in listing
+    assert admin.get("/admin/supportability/outboxmessage/").status_code == 200
