@@ -148,6 +148,8 @@ def outage(
     think: float,
 ) -> dict[str, Any]:
 
+    from django.utils import timezone
+
     from labeling.models import Label
     from supportability.models import OutboxMessage, TrainingRun
     from supportability.outbox import outbox_relay
@@ -175,6 +177,7 @@ def outage(
         with harness.analysts(base, tokens, tally, think=pace):
             harness.wait_for(lambda: len(tally.labelled) >= 20, timeout=60, what="labels")
             redis.stop()
+            outage_started = timezone.now()
             before = len(tally.labelled)
             say(f"redis stopped after {before} labels")
             lead = _lead_session(base)
@@ -202,6 +205,13 @@ def outage(
             )
             to_complete = time.monotonic() - back
             say(f"retraining #{run.pk} {run.status} {to_complete:.1f} s after the broker returned")
+            asked = OutboxMessage.objects.filter(created_at__gte=outage_started)
+            harness.wait_for(
+                lambda: not asked.filter(done_at__isnull=True).exists(),
+                timeout=300,
+                what="every follow-up asked for during the outage",
+            )
+            all_done = time.monotonic() - back
     finally:
         for process in (web, worker, relay):
             process.stop()
@@ -220,6 +230,9 @@ def outage(
         "run_status": run.status,
         "to_complete": to_complete,
         "unsent": unsent,
+        "followups": asked.count(),
+        "followups_done": asked.filter(outcome="done").count(),
+        "all_done": all_done,
     }
 
 
@@ -305,6 +318,10 @@ def main() -> None:
                                                        f" {broken['recompute_status']}"),
         ("broker back -> retraining done", f"{broken['to_complete']:.1f} s"
                                            f" ({broken['run_status']}; runs: {broken['runs']})"),
+        ("follow-ups asked for during the outage, done", f"{broken['followups_done']} of"
+                                                          f" {broken['followups']}, the last"
+                                                          f" {broken['all_done']:.1f} s after"
+                                                          " the broker returned"),
         ("unsent after the relay's next tick", str(broken["unsent"])),
     ]  # fmt: skip
     print()
@@ -322,6 +339,7 @@ def main() -> None:
         and broken["retrain_status"] == 200
         and broken["recompute_status"] == 302
         and broken["unsent"] == 0
+        and broken["followups_done"] == broken["followups"] > 0
     )
     smoke.check(ok, "a fault left work lost, doubled or stuck (see the table)")
 
