@@ -35,13 +35,13 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench import smoke
-from tests.faults import harness
+from tests.faults import harness, kills
 from tests.faults.harness import say
 
 SMOKE = {"kills": 4, "outage_seconds": 5.0, "analysts": 4, "merchants": 1_200, "think": 0.0}
-STEPS = list(harness.KILL_STEPS)
+STEPS = list(kills.KILL_STEPS)
 NO_KILLS = {
-    "report": harness.KillReport(),
+    "report": kills.KillReport(),
     "runs": 0,
     "problems": [],
     "minutes": 0.0,
@@ -81,12 +81,12 @@ def setup(url: str, redis_url: str, merchants: int, analysts: int) -> dict[str, 
     return {"lead": lead, "tokens": tokens}
 
 
-def kills(target: int, lead: Any, env: dict[str, str], logs: Path) -> dict[str, Any]:
+def kill_phase(target: int, lead: Any, env: dict[str, str], logs: Path) -> dict[str, Any]:
     relay = harness.relay(env, logs)
     relay.start()
     start_worker = harness.worker_starter(env, logs)
     worker = start_worker()
-    report = harness.KillReport()
+    report = kills.KillReport()
     runs: list[Any] = []
     started = time.monotonic()
     try:
@@ -94,7 +94,7 @@ def kills(target: int, lead: Any, env: dict[str, str], logs: Path) -> dict[str, 
         while report.kills < target:
             whole = STEPS[index % len(STEPS)]
             plan = [(step, step == whole) for step in STEPS][: target - report.kills]
-            taken, worker = harness.retrain_through_kills(
+            taken, worker = kills.retrain_through_kills(
                 lead=lead, plan=plan, report=report, worker_process=worker, restart=start_worker
             )
             runs.extend(taken)
@@ -102,7 +102,7 @@ def kills(target: int, lead: Any, env: dict[str, str], logs: Path) -> dict[str, 
     finally:
         worker.stop()
         relay.stop()
-    problems = harness.check_runs(runs)
+    problems = kills.check_runs(runs)
     seconds = report.seconds_to_resume
     return {
         "report": report,
@@ -286,7 +286,9 @@ def main() -> None:
             world = setup(url, redis.url, args.merchants, args.analysts)
             env = harness.process_env(url, redis.url, **SETTINGS)
             phases = set(args.phases.split(","))
-            killed = kills(args.kills, world["lead"], env, logs) if "kills" in phases else NO_KILLS
+            killed = (
+                kill_phase(args.kills, world["lead"], env, logs) if "kills" in phases else NO_KILLS
+            )
             broken = outage(
                 args.outage_seconds, world["tokens"], env, logs, redis, think=args.think
             )

@@ -228,7 +228,7 @@ def clean_labels_from_truth(world_truth, *, flip_violators: float = 0.0, seed: i
     import random
 
     from review.models import CleanLabel
-    from review.services.retraining import is_holdout
+    from review.services.retrain_data import is_holdout
     from supportability.models import PolicyCategory
 
     rng = random.Random(seed)

@@ -16,6 +16,7 @@ from .label_noise import noise_check, second_looks
 from .lead_work import Work, lead_claim, lead_release, lead_work_counts, work_of
 from .qa import qa_audit_record, qa_audits_draw
 from .quality import quality_compute, quality_recompute_request
+from .retrain_data import training_rows
 from .retrain_runs import (
     RetrainBusy,
     retrain_execute,
@@ -24,7 +25,7 @@ from .retrain_runs import (
     retrain_start,
     runs_recover,
 )
-from .retraining import DEMO_MODEL_NAME, training_rows
+from .retraining import DEMO_MODEL_NAME
 from .rules import review_settings_update
 from .sampling import bandit_evidence, queue_draw_now, queue_top_up, queues_top_up
 

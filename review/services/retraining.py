@@ -18,7 +18,6 @@ models (supportability).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,6 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from labeling.services import queue_reprioritise
-from supportability import validation
 from supportability.audit import audit_record
 from supportability.ml.evaluation import Evaluation, evaluate, gate
 from supportability.ml.model import TrainingDataError, load_model
@@ -43,7 +41,6 @@ from supportability.models import (
 )
 from supportability.outbox import outbox_write
 from supportability.services import (
-    SnapshotRow,
     champion,
     merchant_features,
     merchants_scorable,
@@ -54,12 +51,10 @@ from supportability.services import (
     snapshot_create,
 )
 
-from .clean_labels import clean_labels_refresh, snapshot_rows
+from .clean_labels import clean_labels_refresh
+from .retrain_data import holdout_rows, is_holdout, skipped_note, training_rows
 
 DEMO_MODEL_NAME = "supportability-demo"
-# One merchant in five, chosen by a hash of its id (stable across runs, so no champion
-# trained by this chain has seen them), is held out for evaluation.
-HOLDOUT_SHARE = 5
 # Merchants per scoring task; the chunks of one rescoring run on every worker at once.
 RESCORE_CHUNK = 20_000
 STEPS = (
@@ -91,12 +86,6 @@ def _id(value: int | None) -> int:
     if value is None:
         raise ValueError("the retraining run lost a step's result")
     return value
-
-
-def is_holdout(external_id: str) -> bool:
-    """By the merchant's external id: the same merchants on every database."""
-    digest = hashlib.sha256(f"holdout:{external_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % HOLDOUT_SHARE == 0
 
 
 def _at(run_id: int, step: str) -> TrainingRun | None:
@@ -145,20 +134,6 @@ def handoff(run: TrainingRun, step: str) -> None:
         key=f"retrain:{run.pk}:{run.attempt}:{step}",
         run=run,
     )
-
-
-def training_rows() -> list[SnapshotRow]:
-    """The historical (seed) decisions, overridden by the current clean labels."""
-    rows: dict[int, SnapshotRow] = {}
-    seed = LabelSnapshot.objects.filter(filters__source="seed").order_by("id").first()
-    if seed is not None:
-        for merchant_id, decision, category, weight in seed.rows.values_list(
-            "merchant_id", "decision", "category_slug", "weight"
-        ):
-            rows[merchant_id] = SnapshotRow(merchant_id, decision, category, "seed", weight)
-    for row in snapshot_rows():
-        rows[row.merchant_id] = row
-    return [rows[m] for m in sorted(rows)]
 
 
 def retrain_snapshot(*, run_id: int) -> TrainingRun | None:
@@ -235,21 +210,6 @@ def retrain_train(*, run_id: int) -> TrainingRun | None:
     return run
 
 
-def _holdout(snapshot: LabelSnapshot) -> tuple[list[LabelSnapshotRow], int]:
-    """Held-out rows that were reviewed at a known propensity (not the historical seed),
-    and how many were left out because their merchant's data cannot be read."""
-    rows = snapshot.rows.exclude(source="seed").select_related("merchant").order_by("merchant_id")
-    held = [row for row in rows if is_holdout(row.merchant.external_id)]
-    usable = set(
-        snapshot.rows.filter(validation.merchant_usable("merchant__")).values_list(
-            "merchant_id", flat=True
-        )
-    )
-    return [row for row in held if row.merchant_id in usable], sum(
-        row.merchant_id not in usable for row in held
-    )
-
-
 def _evaluation(model_version: ModelVersion, rows: list[LabelSnapshotRow]) -> Evaluation | None:
     if model_version.artifact is None or not rows:
         return None
@@ -282,7 +242,7 @@ def retrain_evaluate(*, run_id: int) -> TrainingRun | None:
         if run is None:
             return None
     candidate = ModelVersion.objects.get(pk=_id(run.model_version_id))
-    rows, unreadable = _holdout(LabelSnapshot.objects.get(pk=_id(run.snapshot_id)))
+    rows, unreadable = holdout_rows(LabelSnapshot.objects.get(pk=_id(run.snapshot_id)))
     current = champion()
     if current is not None and current.snapshot is not None:
         # A champion trained on some of these merchants (the demo's seed model was) would
@@ -485,12 +445,3 @@ def _finish(
             after={"status": status, "message": message},
         )
     return run
-
-
-def skipped_note(skipped: int) -> str:
-    if not skipped:
-        return ""
-    return (
-        f" {skipped} label{'s' if skipped != 1 else ''} left out: the merchant's stored data"
-        " cannot be read by a model (see the data issues)."
-    )

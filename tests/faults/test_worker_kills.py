@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from review.seeding import demo_seed
-from tests.faults import harness
+from tests.faults import harness, kills
 from tests.faults.harness import say
 
 pytestmark = [
@@ -34,11 +34,11 @@ def test_kill_9_of_the_worker_during_each_step_loses_nothing_and_doubles_nothing
     relay.start()
     start_worker = harness.worker_starter(env, logs)
     worker = start_worker()
-    report = harness.KillReport()
+    report = kills.KillReport()
     runs = []
     try:
         for _ in range(RUNS):
-            taken, worker = harness.retrain_through_kills(
+            taken, worker = kills.retrain_through_kills(
                 lead=lead, plan=PLAN, report=report, worker_process=worker, restart=start_worker
             )
             runs.extend(taken)
@@ -48,7 +48,7 @@ def test_kill_9_of_the_worker_during_each_step_loses_nothing_and_doubles_nothing
     finally:
         worker.stop()
         relay.stop()
-    problems = harness.check_runs(runs)
+    problems = kills.check_runs(runs)
     say(
         f"{report.kills} kills ({report.pool_process} pool process, {report.whole_worker} whole"
         f" worker), {report.mid_step} mid-step; {report.recovered_as_failed} runs recovered as"

@@ -85,19 +85,19 @@ def test_a_retried_run_resumes_at_its_step_and_makes_one_model(
     evaluate with the snapshot and the model version it had: one of each per run."""
     import review.services.retraining as retraining
 
-    real = retraining._holdout
+    real = retraining.holdout_rows
 
     def crash(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(retraining, "_holdout", crash)
+    monkeypatch.setattr(retraining, "holdout_rows", crash)
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
         services.retrain_start(actor=lead)
     run = TrainingRun.objects.get()
     assert run.status == TrainingRun.Status.FAILED and run.step == "evaluate"
     assert "out of memory" in run.message
     made = (run.snapshot_id, run.model_version_id)
-    monkeypatch.setattr(retraining, "_holdout", real)
+    monkeypatch.setattr(retraining, "holdout_rows", real)
     client = logged_in(lead)
     page = client.get(f"/lead/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert "Retry from step evaluate" in page
