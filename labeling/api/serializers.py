@@ -122,11 +122,11 @@ UNAVAILABLE = (
 
 
 class MerchantOutSerializer(serializers.ModelSerializer):
-    refund_rate = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
-    dispute_rate = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
-    cnp_share = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
+    refund_rate = fields.StoredNumberField(help_text=UNAVAILABLE)
+    dispute_rate = fields.StoredNumberField(help_text=UNAVAILABLE)
+    cnp_share = fields.StoredNumberField(help_text=UNAVAILABLE)
     account_age_days = serializers.IntegerField(allow_null=True, help_text=UNAVAILABLE)
-    monthly_volume = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
+    monthly_volume = fields.StoredNumberField(help_text=UNAVAILABLE)
 
     class Meta:
         model = Merchant
@@ -135,7 +135,7 @@ class MerchantOutSerializer(serializers.ModelSerializer):
 
 class ScoreOutSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.__str__")
-    probability = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
+    probability = fields.StoredNumberField(help_text=UNAVAILABLE)
     explanation = fields.ExplanationField(
         allow_null=True, help_text="null when the stored explanation is malformed"
     )
@@ -153,7 +153,7 @@ class ItemOutSerializer(serializers.ModelSerializer):
     gold."""
 
     merchant = MerchantOutSerializer()
-    priority = serializers.FloatField(allow_null=True, help_text=UNAVAILABLE)
+    priority = fields.StoredNumberField(help_text=UNAVAILABLE)
     queue: serializers.SlugRelatedField[Queue] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )

@@ -72,9 +72,9 @@ class CleanLabelOutSerializer(serializers.Serializer):
     decision = serializers.CharField(help_text="supportable, restricted or prohibited")
     category = serializers.SlugField(source="category__slug")
     source = serializers.ChoiceField(choices=CleanLabel.Source.choices)  # type: ignore[assignment]
-    confidence = serializers.FloatField()
+    confidence = fields.StoredNumberField()
     for_training = serializers.BooleanField()
-    propensity = serializers.FloatField()
+    propensity = fields.StoredNumberField()
     label_ids = serializers.ListField(child=serializers.IntegerField())
     computed_at = serializers.DateTimeField()
 

@@ -48,6 +48,20 @@ class FiniteFloatField(serializers.FloatField):
         return value
 
 
+class StoredNumberField(FiniteFloatField):
+    """A stored number, answered: read-only, and null where the row holds something that is
+    not a finite number (written before the stored-value rules). As input it would refuse
+    NaN and the infinities like any FiniteFloatField."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        return validation.finite_or_none(value)
+
+
 class WholeNumberField(serializers.IntegerField):
     default_error_messages = {
         "not_a_number": "Must be a whole number, not {kind}.",
