@@ -64,6 +64,9 @@ class Queue(models.Model):
     # Automation-bias control: the share of new items whose model score and explanation the
     # analyst does not see.
     hide_score_share = models.FloatField(default=0.10)
+    # How long an item may wait for its first analyst. Past it the item is in breach: its
+    # priority is raised once (labeling.services.sla) and the lead's overview shows it.
+    sla_minutes = models.PositiveIntegerField(default=24 * 60)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -86,6 +89,10 @@ class Queue(models.Model):
             models.CheckConstraint(
                 condition=Q(rereview_share__gte=0, rereview_share__lte=0.5),
                 name="rereview_share_0_half",
+            ),
+            models.CheckConstraint(
+                condition=Q(sla_minutes__gte=5, sla_minutes__lte=30 * 24 * 60),
+                name="sla_minutes_5_to_30_days",
             ),
         ]
 
@@ -162,6 +169,9 @@ class ReviewItem(models.Model):
     )
     # Automation-bias control: the analyst is not shown the model's score or explanation.
     score_hidden = models.BooleanField(default=False)
+    # When the item passed its queue's SLA still waiting, and its priority was raised for it
+    # (once: the mark makes the raise idempotent).
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -378,3 +388,19 @@ class Draw(models.Model):
 
     def __str__(self) -> str:
         return f"draw of merchant {self.merchant_id} in round {self.sampling_round_id}"
+
+
+class ReviewerSettings(models.Model):
+    """One reviewer's own settings for the review screens: whether single-key shortcuts are
+    on (WCAG 2.1.4: a user can turn them off) and which key does what. `keymap` maps an
+    action to a key; actions left out keep their default (labeling.services.reviewer)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviewer_settings"
+    )
+    shortcuts_enabled = models.BooleanField(default=True)
+    keymap = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"settings of user {self.user_id}"

@@ -18,6 +18,7 @@ from . import selectors, services
 from .forms import LabelForm, LeaseForm
 from .fragments import error_fragment, item_done
 from .models import Lease
+from .pages.evidence import evidence
 
 
 def _render_workspace(
@@ -47,6 +48,7 @@ def _render_workspace(
         "stats": selectors.queue_stats(),
         # Well inside the lease, so one lost heartbeat does not lose the item.
         "heartbeat_seconds": max(5, settings.LEASE_SECONDS // 5),
+        **evidence(lease=lease, user=request.user),
     }
     template = "labeling/_item.html" if request.htmx else "labeling/workbench.html"
     return error_fragment(render(request, template, context, status=status))

@@ -321,6 +321,8 @@ class ReReview(models.Model):
     class Reason(models.TextChoices):
         MODEL_DOUBT = "model_doubt", "The model confidently contradicts it (out of fold)"
         UNCERTAIN = "uncertain", "Settled by an uncertain estimate alone"
+        TEXT_CHANGED = "text_changed", "The merchant's description or website changed"
+        CROSSED = "crossed", "The model's opinion crossed the policy threshold"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Waiting for a fresh analyst"
