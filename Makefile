@@ -16,6 +16,10 @@ WORKER_CONCURRENCY ?= 2
 VAR_DIR ?= var
 VAR := $(abspath $(VAR_DIR))
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# axe-core for the accessibility tests, from package-lock.json (npm ci empties node_modules/
+# first, so the stamp goes with it). Without npm the demo still runs; those tests skip, or
+# fail under REQUIRE_BROWSER=1.
+NODE_STAMP := node_modules/.installed
 
 .PHONY: help install run migrate seed test screenshots lint format bench-queue bench-smoke clean
 
@@ -32,7 +36,14 @@ $(STAMP): pyproject.toml | $(PY)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "npm not found: the accessibility tests need it (apt-get install npm)"; \
+	fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 migrate: install
 	@mkdir -p $(VAR)
