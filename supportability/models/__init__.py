@@ -399,3 +399,6 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+from .similarity import SimilarityIndex as SimilarityIndex  # noqa: E402
