@@ -95,7 +95,7 @@ def settled(monkeypatch):
     """The world with every merchant's clean label settled (the refresh, tested in
     test_clean_labels.py, would recompute them from labels: kept as they are here)."""
     import review.services.retraining as retraining
-    from review.seeding import demo_seed
+    from review.demo.seeding import demo_seed
     from supportability.models import GroundTruth
     from tests.factories import clean_labels_from_truth
 

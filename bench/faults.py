@@ -67,7 +67,7 @@ def setup(url: str, redis_url: str, merchants: int, analysts: int) -> dict[str, 
     django.setup()
     from django.core.management import call_command
 
-    from review.seeding import demo_seed
+    from review.demo.seeding import demo_seed
     from supportability.roles import Role
     from supportability.services import token_create, user_create
 

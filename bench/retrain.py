@@ -8,7 +8,7 @@ of every merchant by real Celery workers, on PostgreSQL and Redis.
 A child process recreates ``<name>_retrain_bench`` and loads, by COPY, the synthetic
 world's merchants (``--merchants`` to score plus the labelled ones): a champion trained on
 historical decisions (the seed snapshot), the labelled merchants drawn by Poisson sampling
-on the champion's scores (π = review.seeding.inclusion_probability) and labelled by 20
+on the champion's scores (π = review.demo.seeding.inclusion_probability) and labelled by 20
 simulated analysts of accuracy 0.80-0.97 (10 % of them twice), and an open queue drawn the
 same way. Then, once per worker count in ``--workers``, one retraining: snapshot (clean
 labels refreshed and frozen), train + calibrate, evaluate and decide run in this process

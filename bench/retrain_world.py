@@ -111,7 +111,7 @@ def _load_merchants(
 ) -> Drawn:
     """Generate and COPY the merchants chunk by chunk; the first chunk's historical
     decisions train the champion, whose scores then draw the reviewed and the queued."""
-    from review.seeding import inclusion_probability
+    from review.demo.seeding import inclusion_probability
     from supportability.ml.model import load_model
     from supportability.ml.synthetic import generate_merchants, model_inputs
 

@@ -125,7 +125,7 @@ def bench_size(url: str, n: int, rounds: int) -> dict[str, Any]:
     recreate_database(url)
     django_setup(url)
     from labeling.services import queue_default
-    from review.estimates import automation_bias, estimates_current
+    from review.pages.estimates import automation_bias, estimates_current
     from review.services import queue_draw_now
 
     started = time.perf_counter()

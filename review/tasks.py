@@ -3,9 +3,9 @@
 Retraining steps are outbox tasks (supportability.outbox): each takes an outbox message
 id, runs its step's service once whatever the number of deliveries, heartbeats while it
 runs, and its step writes the next step's message in the transaction that finishes it
-(review.services.retraining.handoff). A step that raises anything but a transient
-database error ends its run failed (the champion stays; a lead may retry). The periodic
-tasks below are beat's."""
+(review.services.retrain_steps.handoff). Which service each step runs is composed in
+review.chain. A step that raises anything but a transient database error ends its run
+failed (the champion stays; a lead may retry). The periodic tasks below are beat's."""
 
 from __future__ import annotations
 
@@ -16,50 +16,48 @@ from celery.signals import worker_ready
 
 from supportability.outbox import outbox_task
 
-from . import services
-from .services import retrain_runs, retraining
+from . import chain, services
+from .services import retrain_runs
 
 STEP = {"soft_time_limit": 1_800, "time_limit": 1_860}
 
 
-def _run_failed(kwargs: dict[str, Any], error: str) -> None:
-    retraining.retrain_failed(run_id=kwargs["run_id"], error=error)
-
-
-@outbox_task(on_failure=_run_failed, **STEP)
+@outbox_task(on_failure=chain.step_failed, **STEP)
 def retrain_snapshot(run_id: int) -> None:
-    retraining.retrain_snapshot(run_id=run_id)
+    chain.step_run("review.tasks.retrain_snapshot", run_id=run_id)
 
 
-@outbox_task(on_failure=_run_failed, **STEP)
+@outbox_task(on_failure=chain.step_failed, **STEP)
 def retrain_train(run_id: int) -> None:
-    retraining.retrain_train(run_id=run_id)
+    chain.step_run("review.tasks.retrain_train", run_id=run_id)
 
 
-@outbox_task(on_failure=_run_failed, **STEP)
+@outbox_task(on_failure=chain.step_failed, **STEP)
 def retrain_evaluate(run_id: int) -> None:
-    retraining.retrain_evaluate(run_id=run_id)
+    chain.step_run("review.tasks.retrain_evaluate", run_id=run_id)
 
 
-@outbox_task(on_failure=_run_failed, **STEP)
+@outbox_task(on_failure=chain.step_failed, **STEP)
 def retrain_decide(run_id: int) -> None:
-    retraining.retrain_decide(run_id=run_id)
+    chain.step_run("review.tasks.retrain_decide", run_id=run_id)
 
 
-@outbox_task(on_failure=_run_failed, **STEP)
+@outbox_task(on_failure=chain.step_failed, **STEP)
 def rescore_chunk(run_id: int, first_id: int, last_id: int, upto: int | None = None) -> None:
     """One chunk of the rescoring; the chunks of a run run on every worker at once."""
-    retraining.rescore_chunk(run_id=run_id, first_id=first_id, last_id=last_id, upto=upto)
+    chain.step_run(
+        "review.tasks.rescore_chunk", run_id=run_id, first_id=first_id, last_id=last_id, upto=upto
+    )
 
 
-@outbox_task(on_failure=_run_failed, **STEP)
+@outbox_task(on_failure=chain.step_failed, **STEP)
 def retrain_promote(run_id: int) -> None:
-    retraining.retrain_promote(run_id=run_id)
+    chain.step_run("review.tasks.retrain_promote", run_id=run_id)
 
 
-@outbox_task(on_failure=_run_failed, **STEP)
+@outbox_task(on_failure=chain.step_failed, **STEP)
 def retrain_reprioritise(run_id: int) -> None:
-    retraining.retrain_reprioritise(run_id=run_id)
+    chain.step_run("review.tasks.retrain_reprioritise", run_id=run_id)
 
 
 @outbox_task(soft_time_limit=600, time_limit=660)

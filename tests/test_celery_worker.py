@@ -7,7 +7,7 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from review.seeding import demo_seed
+from review.demo.seeding import demo_seed
 from review.services import retrain_start
 from supportability.celery import app
 from supportability.models import ModelVersion, TrainingRun
@@ -36,12 +36,12 @@ def test_the_retraining_chain_runs_on_a_real_worker_over_redis(
     the gate holds the candidate) a lead's promotion: the rescoring fans out into chunk
     tasks on the worker and the last one to finish promotes. The test plays the relay
     for the first message of each; the worker publishes the rest as each step ends."""
-    from review.services import candidate_promote, retraining
+    from review.services import candidate_promote, retrain_steps
     from supportability.outbox import outbox_relay
 
     demo_seed(merchants=600, seed=3, history=False)
     first = ModelVersion.objects.get(status="champion")
-    monkeypatch.setattr(retraining, "RESCORE_CHUNK", 150)  # four chunk tasks for 600
+    monkeypatch.setattr(retrain_steps, "RESCORE_CHUNK", 150)  # four chunk tasks for 600
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         run = retrain_start(actor=lead)
         assert outbox_relay().published == 1

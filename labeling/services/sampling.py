@@ -3,7 +3,7 @@
 A round is Poisson sampling over every merchant the champion scored (labeling.strategies):
 each strategy spends its share of the queue's capacity, each merchant has its own
 probability π > 0 of being drawn, and π is kept on the draw and the item so that leads
-get unbiased estimates of what is true (review.estimates). A merchant already reviewed or
+get unbiased estimates of what is true (review.pages.estimates). A merchant already reviewed or
 queued costs no new review when drawn: its existing item is linked and its label reused.
 
 Within the queue a round's items come after the previous round's, so rounds are worked in

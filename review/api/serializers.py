@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from review.api.export import FORMATS
 from review.models import CleanLabel
-from review.snapshot_export import FORMATS
 from supportability.api import fields
 from supportability.models import LabelSnapshot
 

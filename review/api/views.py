@@ -19,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from review.api.export import CONTENT_TYPES, FIELDS, batched, rows_formatted
 from review.models import CleanLabel
-from review.snapshot_export import CONTENT_TYPES, FIELDS, batched, rows_formatted
 from supportability.api.errors import conflict_response
 from supportability.api.pagination import IdCursorPagination
 from supportability.api.permissions import RoleOrScope

@@ -16,8 +16,8 @@ from supportability.models import GroundTruth, PolicyCategory
 from supportability.roles import Role
 from supportability.services import user_create
 
-from . import services
-from .services import Work
+from .. import services
+from ..services import Work
 
 
 @dataclass(frozen=True)

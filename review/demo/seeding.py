@@ -29,8 +29,8 @@ from supportability.services import (
     user_create,
 )
 
-from .demo_history import history_seed
-from .services import DEMO_MODEL_NAME, queue_draw_now, queue_top_up
+from ..services import DEMO_MODEL_NAME, queue_draw_now, queue_top_up
+from .history import history_seed
 
 DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("analyst", Role.ANALYST, "analyst-demo-pw"),

@@ -28,7 +28,7 @@ from supportability.ml.taxonomy import VIOLATING_DECISIONS
 from supportability.models import Decision, ModelVersion, PolicyCategory
 from supportability.services import champion
 
-from .models import CleanLabel
+from ..models import CleanLabel
 
 Outcome = Callable[[str, str], bool]  # (decision, category slug) -> counts as 1
 

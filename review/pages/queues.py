@@ -11,7 +11,7 @@ from django.db.models import Count, Q
 from labeling.models import Queue, ReviewItem, SamplingRound
 from labeling.services import lead_shares
 
-from .models import ReReview
+from ..models import ReReview
 
 HEAD = 15
 ROUNDS = 6

@@ -13,8 +13,8 @@ from django.utils import timezone
 from labeling.models import Label, ReviewItem
 from supportability.models import AuditEvent, Score
 
-from .audit_browser import audit_changes, change_text
-from .models import Adjudication, QaAudit, ReReview
+from ..models import Adjudication, QaAudit, ReReview
+from .audit import audit_changes, change_text
 
 # A merchant's timeline ----------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from .retrain_runs import (
     retrain_start,
     runs_recover,
 )
-from .retraining import DEMO_MODEL_NAME
+from .retrain_steps import DEMO_MODEL_NAME
 from .rules import review_settings_update
 from .sampling import bandit_evidence, queue_draw_now, queue_top_up, queues_top_up
 

@@ -12,7 +12,7 @@ from supportability.models import ModelVersion, TrainingRun
 
 from .errors import InvalidInput
 from .retrain_runs import BUSY_MESSAGE, RetrainBusy, runs_recover
-from .retraining import handoff
+from .retrain_steps import handoff
 
 
 @transaction.atomic

@@ -29,7 +29,7 @@ from supportability.outbox import outbox_drain, run_stale_after
 from ..models import AgreementStat
 from ..selectors import review_rules
 from .errors import Conflict
-from .retraining import STEP_TASKS, _finish, handoff, retrain_failed
+from .retrain_steps import STEP_TASKS, _finish, handoff, retrain_failed
 
 
 class RetrainBusy(Conflict):

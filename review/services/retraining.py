@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Count, Max, Min
-from django.utils import timezone
+from django.db.models import Count
 
 from labeling.services import queue_reprioritise
 from supportability.audit import audit_record
@@ -35,11 +34,9 @@ from supportability.models import (
     LabelSnapshotRow,
     Merchant,
     ModelVersion,
-    OutboxMessage,
     Score,
     TrainingRun,
 )
-from supportability.outbox import outbox_write
 from supportability.services import (
     champion,
     merchant_features,
@@ -53,32 +50,7 @@ from supportability.services import (
 
 from .clean_labels import clean_labels_refresh
 from .retrain_data import holdout_rows, is_holdout, skipped_note, training_rows
-
-DEMO_MODEL_NAME = "supportability-demo"
-# Merchants per scoring task; the chunks of one rescoring run on every worker at once.
-RESCORE_CHUNK = 20_000
-STEPS = (
-    "queued",
-    "snapshot",
-    "train",
-    "evaluate",
-    "decide",
-    "rescore",
-    "promote",
-    "reprioritise",
-    "done",
-)
-# The task that runs each step (review.tasks), by the step it resumes at.
-STEP_TASKS = {
-    "queued": "review.tasks.retrain_snapshot",
-    "snapshot": "review.tasks.retrain_snapshot",
-    "train": "review.tasks.retrain_train",
-    "evaluate": "review.tasks.retrain_evaluate",
-    "decide": "review.tasks.retrain_decide",
-    "promote": "review.tasks.retrain_promote",
-    "reprioritise": "review.tasks.retrain_reprioritise",
-}
-RESCORE_TASK = "review.tasks.rescore_chunk"
+from .retrain_steps import DEMO_MODEL_NAME, _at, _fail, _finish, _still_at, handoff
 
 
 def _id(value: int | None) -> int:
@@ -88,22 +60,6 @@ def _id(value: int | None) -> int:
     return value
 
 
-def _at(run_id: int, step: str) -> TrainingRun | None:
-    """The run, locked, if it is active and this step is due (not done already)."""
-    run = TrainingRun.objects.select_for_update().get(pk=run_id)
-    if not run.is_active or STEPS.index(run.step or "queued") > STEPS.index(step):
-        return None
-    return run
-
-
-def _still_at(run_id: int, step: str) -> TrainingRun | None:
-    """The run, locked, if it is still active at `step`: the check a step makes before it
-    records its result. A step's work can outlive its run's recovery (a worker whose
-    heartbeat stopped but whose task went on): it must not bring a failed run back."""
-    run = TrainingRun.objects.select_for_update().get(pk=run_id)
-    return run if run.is_active and run.step == step else None
-
-
 def _advance(run: TrainingRun, *, step: str, progress: int, **fields: Any) -> None:
     run.status = TrainingRun.Status.RUNNING
     run.step = step
@@ -111,29 +67,6 @@ def _advance(run: TrainingRun, *, step: str, progress: int, **fields: Any) -> No
     for key, value in fields.items():
         setattr(run, key, value)
     run.save(update_fields=["status", "step", "progress", *fields])
-
-
-def handoff(run: TrainingRun, step: str) -> None:
-    """Write the outbox message that runs `step` next, in the caller's transaction (the
-    one that records the step before it done). Keyed by run, attempt and step: written
-    once, however often the step before it is delivered."""
-    if step == "rescore":
-        chunks = rescore_chunks(run_id=run.pk)
-        upto = chunks[-1][1] if chunks else 0
-        for first_id, last_id in chunks:
-            outbox_write(
-                task=RESCORE_TASK,
-                kwargs={"run_id": run.pk, "first_id": first_id, "last_id": last_id, "upto": upto},
-                key=f"retrain:{run.pk}:{run.attempt}:rescore:{first_id}",
-                run=run,
-            )
-        return
-    outbox_write(
-        task=STEP_TASKS[step],
-        kwargs={"run_id": run.pk},
-        key=f"retrain:{run.pk}:{run.attempt}:{step}",
-        run=run,
-    )
 
 
 def retrain_snapshot(*, run_id: int) -> TrainingRun | None:
@@ -321,17 +254,6 @@ def retrain_decide(*, run_id: int) -> TrainingRun | None:
     return run
 
 
-def rescore_chunks(*, run_id: int) -> list[tuple[int, int]]:
-    """The id ranges the rescoring step splits the merchants into (one task each)."""
-    bounds = Merchant.objects.aggregate(lo=Min("id"), hi=Max("id"))
-    if bounds["lo"] is None:
-        return []
-    return [
-        (lo, min(lo + RESCORE_CHUNK - 1, bounds["hi"]))
-        for lo in range(bounds["lo"], bounds["hi"] + 1, RESCORE_CHUNK)
-    ]
-
-
 def rescore_chunk(*, run_id: int, first_id: int, last_id: int, upto: int | None = None) -> bool:
     """Score one id range with the run's candidate (existing scores are kept, so a second
     delivery adds nothing); True when this was the last chunk to finish, in which case the
@@ -402,46 +324,3 @@ def retrain_reprioritise(*, run_id: int) -> TrainingRun | None:
             message=f"{model_version} trained on {snapshot_rows_n} labels and promoted."
             + skipped_note(run.skipped_rows),
         )
-
-
-def retrain_failed(*, run_id: int, error: str) -> None:
-    """A step failed: the run ends failed and its other messages are abandoned; the
-    champion stays as it was. A lead may retry it (retrain_runs.retrain_retry)."""
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run_id)
-        if run.is_active:
-            _finish(run, status=TrainingRun.Status.FAILED, message=error)
-
-
-def _fail(run: TrainingRun, message: str) -> TrainingRun:
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        if not run.is_active:
-            return run  # recovered meanwhile: its own reason stands
-        return _finish(run, status=TrainingRun.Status.FAILED, message=message)
-
-
-def _finish(
-    run: TrainingRun, *, status: str, message: str, abandon_running: bool = False
-) -> TrainingRun:
-    with transaction.atomic():
-        run.status = status
-        run.message = message
-        run.finished_at = timezone.now()
-        run.holds_lock = False
-        run.progress = 100 if status == TrainingRun.Status.SUCCEEDED else run.progress
-        run.save(update_fields=["status", "message", "finished_at", "progress", "holds_lock"])
-        # Whatever of it was still waiting is abandoned (a late delivery finds its message
-        # done and does nothing); a step still running closes its own message, unless its
-        # worker is gone (the recovery says so).
-        abandoned = OutboxMessage.objects.filter(run=run, done_at__isnull=True)
-        if not abandon_running:
-            abandoned = abandoned.filter(started_at__isnull=True)
-        abandoned.update(done_at=timezone.now(), outcome=OutboxMessage.Outcome.ABANDONED)
-        audit_record(
-            actor=run.requested_by,
-            verb="retrain.finish",
-            target=run,
-            after={"status": status, "message": message},
-        )
-    return run

@@ -18,7 +18,7 @@ from supportability.access import HtmxHttpRequest, role_required
 from supportability.roles import Role
 
 from .. import selectors, services
-from ..charts import bar_chart
+from ..pages.charts import bar_chart
 from .audit import FORMULA_PREFIXES
 
 COEFFICIENTS = ("kappa", "alpha", "ac1")

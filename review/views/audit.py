@@ -19,9 +19,9 @@ from supportability.access import HtmxHttpRequest, role_required
 from supportability.models import Merchant, PolicyCategory
 from supportability.roles import Role
 
-from .. import audit_browser as browser
-from .. import timeline
 from ..models import Adjudication
+from ..pages import audit as browser
+from ..pages import timeline
 
 # Spreadsheets run a cell that starts with one of these as a formula; merchant text is
 # untrusted, so such cells get a leading apostrophe (OWASP's CSV injection advice).

@@ -20,7 +20,7 @@ from supportability.models import DataIssue, TrainingRun
 from supportability.roles import Role
 
 from .. import selectors, services
-from ..estimates import automation_bias, estimates_current
+from ..pages.estimates import automation_bias, estimates_current
 
 
 @require_GET

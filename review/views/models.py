@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.roles import Role
 
-from .. import model_pages, services
+from .. import services
+from ..pages import models as model_pages
 
 
 @require_GET

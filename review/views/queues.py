@@ -18,8 +18,9 @@ from supportability.access import HtmxHttpRequest, role_required
 from supportability.models import Merchant
 from supportability.roles import Role
 
-from .. import sampling_pages, selectors, services
+from .. import selectors, services
 from ..forms import GoldForm, QueueMixForm, QueueSettingsForm
+from ..pages import queues as sampling_pages
 
 
 @require_GET

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from review.demo.seeding import demo_seed
 from review.models import CleanLabel
-from review.seeding import demo_seed
 from supportability.models import GroundTruth, ModelVersion, PolicyCategory, TrainingRun
 from tests.factories import UserFactory
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from review.seeding import demo_seed
+from review.demo.seeding import demo_seed
 from supportability.models import OutboxMessage, TrainingRun
 from supportability.outbox import outbox_relay
 from supportability.services import token_create

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from review.seeding import demo_seed
+from review.demo.seeding import demo_seed
 from tests.faults import harness, kills
 from tests.faults.harness import say
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from labeling.models import ReviewItem
+from review.demo.seeding import demo_seed
 from review.models import AgreementStat, AnalystQuality, CleanLabel, QaAudit
-from review.seeding import demo_seed
 from supportability.audit import chain_verify
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from labeling import services as labeling
 from labeling.api.serializers import label_payload
 from labeling.models import Draw, Label, ReviewItem, SamplingRound
 from review import services
-from review.estimates import _Draw, _Round, _samples, automation_bias, estimates_current
 from review.models import CleanLabel
+from review.pages.estimates import _Draw, _Round, _samples, automation_bias, estimates_current
 from supportability.models import Score
 from tests.factories import ReviewItemFactory, label_through_services, scored_population
 from tests.review.test_sampling import settle

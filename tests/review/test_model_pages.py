@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from review.seeding import DEMO_MODEL_NAME, demo_seed
+from review.demo.seeding import DEMO_MODEL_NAME, demo_seed
 from supportability.ml.evaluation import CategoryEvaluation, Interval, evaluate, gate
 from supportability.models import AuditEvent, LabelSnapshot, ModelVersion, Score, TrainingRun
 from supportability.services import model_train, model_version_register

@@ -10,8 +10,8 @@ import pytest
 from labeling import services as labeling
 from labeling.models import ReviewItem
 from review import services
+from review.demo.seeding import demo_seed
 from review.models import CleanLabel, ReReview
-from review.seeding import demo_seed
 from review.services import label_noise as check
 from supportability.models import AuditEvent, GroundTruth, PolicyCategory
 from tests.factories import ReviewItemFactory, label_through_services

@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from labeling.models import ReviewItem
 from review import services
-from review.seeding import DEMO_USERS, demo_seed, inclusion_probability
+from review.demo.seeding import DEMO_USERS, demo_seed, inclusion_probability
 from supportability.models import (
     AuditEvent,
     GroundTruth,
@@ -154,7 +154,7 @@ def test_a_lead_can_promote_a_held_candidate(settled, lead, django_capture_on_co
 
 
 def test_every_step_is_idempotent(settled, lead):
-    from review.services import retraining
+    from review.services import retrain_steps, retraining
 
     run = services.retrain_start(actor=lead, enqueue=False)
     for step in (
@@ -165,7 +165,7 @@ def test_every_step_is_idempotent(settled, lead):
     ):
         step(run_id=run.pk)
         step(run_id=run.pk)  # a redelivered task: nothing twice
-    chunks = retraining.rescore_chunks(run_id=run.pk)
+    chunks = retrain_steps.rescore_chunks(run_id=run.pk)
     for lo, hi in chunks + chunks:
         retraining.rescore_chunk(run_id=run.pk, first_id=lo, last_id=hi)
     for step in (retraining.retrain_promote, retraining.retrain_reprioritise):

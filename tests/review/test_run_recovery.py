@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from review import services
-from review.seeding import demo_seed
+from review.demo.seeding import demo_seed
 from supportability.models import AuditEvent, ModelVersion, OutboxMessage, TrainingRun
 from tests.clients import logged_in
 
@@ -165,13 +165,14 @@ def test_with_the_broker_down_retrain_answers_and_waits_for_workers(
 def test_a_step_that_outlives_its_runs_recovery_does_not_bring_it_back(settled, lead, monkeypatch):
     """A worker whose heartbeat stopped but whose task went on: the run was recovered as
     failed meanwhile, and the step's result must not revive it (nor free a second chain)."""
+    import review.services.retrain_steps as retrain_steps
     import review.services.retraining as retraining
 
     real = retraining.model_train
 
     def recovered_meanwhile(**kwargs):
         trained = real(**kwargs)
-        retraining.retrain_failed(run_id=run.pk, error="recovered while training")
+        retrain_steps.retrain_failed(run_id=run.pk, error="recovered while training")
         return trained
 
     monkeypatch.setattr(retraining, "model_train", recovered_meanwhile)

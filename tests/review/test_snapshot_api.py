@@ -372,7 +372,7 @@ def test_an_admins_token_without_labels_read_is_403():
 def test_rows_stream_in_chunks_outside_a_transaction(taxonomy, monkeypatch):
     """As in production: no test transaction around the request, so on PostgreSQL the rows
     come through a server-side cursor that outlives the view, fetched a chunk at a time."""
-    monkeypatch.setattr("review.snapshot_export.CHUNK_SIZE", 2)
+    monkeypatch.setattr("review.api.export.CHUNK_SIZE", 2)
     merchants = [MerchantFactory() for _ in range(5)]
     snapshot = snapshot_of(merchants)
     _, secret = token_create(name="trainer", scopes=["labels:read"])

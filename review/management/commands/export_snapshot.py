@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from review.snapshot_export import FORMATS, rows_formatted
+from review.api.export import FORMATS, rows_formatted
 from supportability.models import LabelSnapshot
 
 

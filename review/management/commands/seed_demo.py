@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from review.seeding import demo_seed
+from review.demo.seeding import demo_seed
 
 
 class Command(BaseCommand):
