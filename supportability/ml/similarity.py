@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -109,7 +110,9 @@ def _fit(texts: Sequence[str], numerics: np.ndarray, config: SimilarityConfig) -
     sample = np.sort(rng.choice(n, size=min(n, config.svd_sample), replace=False))
     tfidf = _tfidf(hasher.transform([texts[i] for i in sample]), idf)
     dims = max(1, min(config.text_dims, len(sample) - 1))
-    svd = TruncatedSVD(n_components=dims, n_iter=5, random_state=config.seed).fit(tfidf)
+    with warnings.catch_warnings():  # explained variance ratio is 0/0 for a single row
+        warnings.simplefilter("ignore", RuntimeWarning)
+        svd = TruncatedSVD(n_components=dims, n_iter=5, random_state=config.seed).fit(tfidf)
     components = np.ascontiguousarray(svd.components_.T, dtype=np.float32)
     mean = numerics.mean(axis=0) if n else np.zeros(len(NUMERIC_FEATURES))
     scale = numerics.std(axis=0) if n else np.ones(len(NUMERIC_FEATURES))
@@ -161,14 +164,22 @@ def index_write(
         (work / "config.json").write_text(json.dumps(config.as_dict(), sort_keys=True))
         digest = folder_sha256(work)
         final = directory / digest[:20]
-        if final.exists():  # built before from the same rows: keep the first copy
+        if _holds(final, digest):  # built before from the same rows: keep the first copy
             shutil.rmtree(work)
         else:
+            shutil.rmtree(final, ignore_errors=True)  # a damaged copy
             os.replace(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return final, digest
+
+
+def _holds(folder: Path, digest: str) -> bool:
+    try:
+        return folder_sha256(folder) == digest
+    except OSError:
+        return False
 
 
 def folder_sha256(folder: Path) -> str:
