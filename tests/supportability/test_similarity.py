@@ -218,7 +218,7 @@ def test_a_build_records_one_audit_event_with_the_count() -> None:
     (event,) = AuditEvent.objects.filter(verb="similarity_index.build")
 
     assert event.object_id == str(index.pk)
-    assert event.after["decided_merchants"] == 24
+    assert event.after is not None and event.after["decided_merchants"] == 24
     assert index.size == 24
 
 
