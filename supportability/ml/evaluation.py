@@ -10,6 +10,12 @@ Per category c (a slug of ``category_scores``, truth ``true_categories == c``):
 ``pr_auc`` is the weighted average precision of ``category_scores[c]``, and ``recall`` the
 weighted share of c's violators that are flagged (score >= threshold) with c as their
 highest category score, i.e. caught and routed to the right policy.
+
+The gate is honest about its evidence: every category among the held-out labels (each
+violating policy category, and supportable merchants as one more) needs at least
+``MIN_LABELS_PER_CATEGORY`` labels (a default; the caller passes the deployment's
+setting). With fewer, its verdict is "not enough evidence", never "passed", and the
+candidate waits for a lead like one that failed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,11 @@ from sklearn.metrics import average_precision_score, brier_score_loss, precision
 from .calibration import ECE_BINS, expected_calibration_error
 
 MIN_CATEGORY_POSITIVES = 5  # the gate skips categories with fewer violators than this
+# Held-out labels each category needs before the gate's verdict means anything: with 30
+# labels a proportion's 95% interval is still about ±0.18 wide; with fewer, say so.
+MIN_LABELS_PER_CATEGORY = 30
+SUPPORTABLE = "none"  # the category slug of supportable merchants
+PASSED, FAILED, NOT_ENOUGH_EVIDENCE = "passed", "failed", "not enough evidence"
 PR_CURVE_POINTS = 50
 _CHUNK_CELLS = 4_000_000  # bootstrap cells per chunk when computing PR-AUC
 
@@ -85,9 +96,95 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """How many held-out labels the gate had, per category, against its minimum."""
+
+    labels: int
+    minimum: int
+    per_category: dict[str, int]  # slug -> held-out labels; SUPPORTABLE for supportable
+
+    @property
+    def short(self) -> dict[str, int]:
+        """The categories below the minimum, fewest first."""
+        below = [(n, slug) for slug, n in self.per_category.items() if n < self.minimum]
+        return {slug: n for n, slug in sorted(below)}
+
+    @property
+    def enough(self) -> bool:
+        return self.labels > 0 and bool(self.per_category) and not self.short
+
+    @property
+    def summary(self) -> str:
+        """E.g. "38 labels, 6 of 7 categories below 30"."""
+        labels = f"{self.labels} label{'' if self.labels == 1 else 's'}"
+        if not self.per_category:
+            return f"{labels}, no category among them"
+        total = len(self.per_category)
+        noun = "category" if total == 1 else "categories"
+        if self.short:
+            return f"{labels}, {len(self.short)} of {total} {noun} below {self.minimum}"
+        return f"{labels}, every one of {total} {noun} at least {self.minimum}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "labels": self.labels,
+            "minimum": self.minimum,
+            "per_category": dict(self.per_category),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evidence:
+        return cls(
+            labels=int(data["labels"]),
+            minimum=int(data["minimum"]),
+            per_category={str(k): int(v) for k, v in data["per_category"].items()},
+        )
+
+
+def gate_evidence(
+    evaluation: Evaluation | None, *, minimum: int = MIN_LABELS_PER_CATEGORY
+) -> Evidence:
+    """The held-out labels behind an evaluation, per category: each violating category it
+    scored, and the supportable rest (every row not in one of them)."""
+    if minimum < 1:
+        raise ValueError(f"the minimum of labels per category must be >= 1, got {minimum}")
+    if evaluation is None:
+        return Evidence(labels=0, minimum=minimum, per_category={})
+    counts = {slug: c.n for slug, c in evaluation.per_category.items()}
+    rest = evaluation.n - sum(counts.values())
+    if rest > 0 or not counts:
+        counts[SUPPORTABLE] = max(rest, 0)
+    return Evidence(labels=evaluation.n, minimum=minimum, per_category=counts)
+
+
+def category_words(slug: str) -> str:
+    return "supportable" if slug == SUPPORTABLE else slug
+
+
+@dataclass(frozen=True)
 class GateResult:
+    """``passed`` is True only for the verdict "passed"; anything else holds the candidate
+    for a lead (``held``). ``reasons`` start with the verdict's headline."""
+
     passed: bool
     reasons: list[str]
+    verdict: str = PASSED  # PASSED, FAILED or NOT_ENOUGH_EVIDENCE
+    evidence: Evidence | None = None
+
+    @property
+    def held(self) -> bool:
+        return not self.passed
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON for TrainingRun.gate: ``passed`` and ``reasons`` as before, plus the
+        verdict in words and the evidence it rests on."""
+        return {
+            "passed": self.passed,
+            "held": self.held,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "evidence": self.evidence.as_dict() if self.evidence else None,
+        }
 
 
 def evaluate(
@@ -161,15 +258,53 @@ def gate(
     pr_auc_tolerance: float = 0.02,
     ece_bound: float = 0.10,
     category_tolerance: float = 0.05,
+    min_labels_per_category: int = MIN_LABELS_PER_CATEGORY,
 ) -> GateResult:
-    """Promote when the candidate ranks as well as the champion and is calibrated.
+    """Promote when the candidate ranks as well as the champion and is calibrated, on
+    enough held-out labels to tell.
 
-    Both evaluations must come from the same held-out labels. Passes when the candidate's
+    Both evaluations must come from the same held-out labels. The checks: the candidate's
     ECE is within ``ece_bound`` and, given a champion, its PR-AUC is no more than
     ``pr_auc_tolerance`` below the champion's and no category's PR-AUC is more than
     ``category_tolerance`` below it (categories with fewer than 5 violators are skipped).
-    ``reasons`` explain every failed or skipped check.
+    The verdict is "not enough evidence" when any category (supportable included) has
+    fewer than ``min_labels_per_category`` labels, whatever the checks say (their failures
+    are still listed), else "failed" when a check failed, else "passed". ``reasons`` open
+    with the verdict's headline and explain every failed or skipped check.
     """
+    evidence = gate_evidence(candidate, minimum=min_labels_per_category)
+    failures, notes = _checks(
+        candidate,
+        champion,
+        pr_auc_tolerance=pr_auc_tolerance,
+        ece_bound=ece_bound,
+        category_tolerance=category_tolerance,
+    )
+    if not evidence.enough:
+        short = ", ".join(f"{category_words(s)} {n}" for s, n in evidence.short.items())
+        reasons = [f"Not enough evidence: {evidence.summary}."]
+        if short:
+            reasons.append(
+                f"Held-out labels below the minimum of {evidence.minimum}: {short}; "
+                "no comparison on so few can be trusted, so a lead decides."
+            )
+        reasons += [f"On this little evidence: {failure}" for failure in failures]
+        return GateResult(False, reasons + notes, NOT_ENOUGH_EVIDENCE, evidence)
+    if failures:
+        headline = f"Failed on {evidence.summary}."
+        return GateResult(False, [headline, *failures, *notes], FAILED, evidence)
+    return GateResult(True, [f"Passed on {evidence.summary}.", *notes], PASSED, evidence)
+
+
+def _checks(
+    candidate: Evaluation,
+    champion: Evaluation | None,
+    *,
+    pr_auc_tolerance: float,
+    ece_bound: float,
+    category_tolerance: float,
+) -> tuple[list[str], list[str]]:
+    """(failures, notes) of the gate's comparisons."""
     failures: list[str] = []
     notes: list[str] = []
     if candidate.ece > ece_bound:
@@ -179,7 +314,7 @@ def gate(
         )
     if champion is None:
         notes.append("No champion to compare with: only the calibration check applies.")
-        return GateResult(passed=not failures, reasons=failures + notes)
+        return failures, notes
 
     new, old = candidate.pr_auc.estimate, champion.pr_auc.estimate
     if new is None or old is None:
@@ -210,7 +345,7 @@ def gate(
                 f"{after.pr_auc.estimate:.3f}, more than the tolerance of "
                 f"{category_tolerance:.3f}."
             )
-    return GateResult(passed=not failures, reasons=failures + notes)
+    return failures, notes
 
 
 def _check(y: np.ndarray, scores: np.ndarray, propensity: np.ndarray) -> np.ndarray:
