@@ -30,6 +30,7 @@ SCRIPTS = [
     pytest.param(
         "label_noise", r"\| PR-AUC, model on the truth \(same items\) \| 0\.\d+", id="label_noise"
     ),
+    pytest.param("similar", r"queries over 3,000 merchants \(k=5\): p50 ", id="similar"),
     pytest.param("queue", r"\| duplicates \| 0 \|", marks=pytest.mark.postgres, id="queue"),
     pytest.param(
         "sampling", r"N=500 .* drawn \[\d+, \d+\]", marks=pytest.mark.postgres, id="sampling"
