@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# axe-core from the npm package that `make install` puts in node_modules/ (package-lock.json
+# pins it): injected into the page from disk, never fetched from a CDN.
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 # Screenshots go under var/ (ignored by git); `make screenshots` refreshes the ones in docs/.
 SHOTS = Path(
     os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots")
@@ -79,3 +84,50 @@ def analyst_page(live_server, browser, analyst):
     login(page, live_server.url, analyst.username)
     page.wait_for_url(f"{live_server.url}/queue/")
     return page
+
+
+Violation = dict[str, Any]
+
+
+@pytest.fixture
+def axe() -> Callable[..., list[Violation]]:
+    """`axe(page)` runs axe-core on the page as it is now and returns its violations (each
+    with id, impact, help, helpUrl and nodes[].target). Open the page with bypass_csp=True:
+    the script goes in as an inline <script>, which a strict Content-Security-Policy refuses."""
+    if not AXE.exists():
+        reason = f"needs axe-core at {AXE}: run `make install` (npm ci)"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but this run {reason}")
+        pytest.skip(reason)
+
+    def run(page: Any, *, rules: Sequence[str] = ()) -> list[Violation]:
+        page.add_script_tag(path=str(AXE))
+        if not page.evaluate("typeof window.axe === 'object'"):
+            raise AssertionError(
+                "axe-core did not load (a Content-Security-Policy? open the page with "
+                "bypass_csp=True)"
+            )
+        options: dict[str, Any] = {"resultTypes": ["violations"]}
+        if rules:
+            options["runOnly"] = {"type": "rule", "values": list(rules)}
+        violations: list[Violation] = page.evaluate(
+            "async (options) => (await window.axe.run(document, options)).violations", options
+        )
+        return violations
+
+    return run
+
+
+def axe_report(violations: Sequence[Violation]) -> str:
+    """Violations in words for a failure message: rule, impact, what it asks, where."""
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']} <{v['helpUrl']}>")
+        for node in v["nodes"][:8]:
+            detail = (node.get("any") or node.get("all") or node.get("none") or [{}])[0]
+            lines.append(
+                f"    at {' '.join(map(str, node['target']))}: {detail.get('message', '')}"
+            )
+        if len(v["nodes"]) > 8:
+            lines.append(f"    ... and {len(v['nodes']) - 8} more")
+    return "\n".join(lines)
