@@ -60,6 +60,24 @@ def retrain_reprioritise(run_id: int) -> None:
     chain.step_run("review.tasks.retrain_reprioritise", run_id=run_id)
 
 
+@outbox_task(soft_time_limit=1_800, time_limit=1_860)
+def similar_index_refresh() -> None:
+    """Rebuild the similar-decisions index from the clean labels (after a snapshot)."""
+    services.similar_index_refresh()
+
+
+@outbox_task(soft_time_limit=600, time_limit=660)
+def rereview_crossed(before_id: int, after_id: int) -> None:
+    """Second looks at decisions a newly promoted champion now contradicts."""
+    services.rereview_crossed(before_id=before_id, after_id=after_id)
+
+
+@outbox_task(soft_time_limit=600, time_limit=660)
+def rereview_text_changed(merchant_ids: list[int]) -> None:
+    """Second looks at decided merchants whose own words changed (the intake sends them)."""
+    services.rereview_text_changed(merchant_ids=merchant_ids)
+
+
 @outbox_task(soft_time_limit=600, time_limit=660)
 def quality_compute_requested() -> None:
     """A lead's *Recompute now*."""

@@ -10,7 +10,9 @@ from django.db import connection, transaction
 
 from supportability import validation
 from supportability.audit import audit_event, audit_record, audit_record_many
+from supportability.ml.text_change import material_change
 from supportability.models import Merchant, ModelVersion, Score
+from supportability.outbox import outbox_write
 
 from ..models import Queue, ReviewItem
 from .claims import chance
@@ -158,6 +160,21 @@ MERCHANT_FIELDS = (
 )
 
 
+# The review layer's task for merchants whose own words changed (by name: labeling does
+# not import review).
+TEXT_CHANGED_TASK = "review.tasks.rereview_text_changed"
+TEXT_FIELDS = ("description", "website_text")
+
+
+def _rewritten(merchant: Merchant, diff: dict[str, Any]) -> bool:
+    """Whether `diff` changes what the merchant says about itself materially."""
+    if not any(field in diff for field in TEXT_FIELDS):
+        return False
+    before = "\n".join(getattr(merchant, field) for field in TEXT_FIELDS)
+    after = "\n".join(diff.get(field, getattr(merchant, field)) for field in TEXT_FIELDS)
+    return material_change(before, after)
+
+
 class IntakeInvalid(InvalidInput):
     pass
 
@@ -215,6 +232,7 @@ def flags_ingest(*, rows: Sequence[dict[str, Any]], actor: Any) -> IntakeResult:
     to_create = [m for ext, m in by_external.items() if ext not in merchants]
     created = Merchant.objects.bulk_create([Merchant(**m) for m in to_create], batch_size=1_000)
     changed: list[Merchant] = []
+    rewritten: list[int] = []
     for ext, fields in by_external.items():
         merchant = merchants.get(ext)
         if merchant is None:
@@ -222,12 +240,18 @@ def flags_ingest(*, rows: Sequence[dict[str, Any]], actor: Any) -> IntakeResult:
         diff = {
             k: v for k, v in fields.items() if k in MERCHANT_FIELDS and getattr(merchant, k) != v
         }
+        if _rewritten(merchant, diff):
+            rewritten.append(merchant.pk)
         if diff:
             for key, value in diff.items():
                 setattr(merchant, key, value)
             changed.append(merchant)
     if changed:
         Merchant.objects.bulk_update(changed, list(MERCHANT_FIELDS), batch_size=1_000)
+    if rewritten:
+        # A decided merchant that says something else now gets a second look; the review
+        # layer decides which of them were decided (review.services.rereview).
+        outbox_write(task=TEXT_CHANGED_TASK, kwargs={"merchant_ids": sorted(rewritten)})
     merchants.update({m.external_id: m for m in created})
 
     versions: dict[tuple[str, str], ModelVersion] = {}

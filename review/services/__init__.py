@@ -16,6 +16,7 @@ from .label_noise import noise_check, second_looks
 from .lead_work import Work, lead_claim, lead_release, lead_work_counts, work_of
 from .qa import qa_audit_record, qa_audits_draw
 from .quality import quality_compute, quality_recompute_request
+from .rereview import rereview_crossed, rereview_text_changed
 from .retrain_data import training_rows
 from .retrain_runs import (
     RetrainBusy,
@@ -28,6 +29,7 @@ from .retrain_runs import (
 from .retrain_steps import DEMO_MODEL_NAME
 from .rules import review_settings_update
 from .sampling import bandit_evidence, queue_draw_now, queue_top_up, queues_top_up
+from .similar_index import similar_index_refresh
 
 __all__ = [
     "DEMO_MODEL_NAME",
@@ -56,6 +58,8 @@ __all__ = [
     "queue_draw_now",
     "queue_top_up",
     "queues_top_up",
+    "rereview_crossed",
+    "rereview_text_changed",
     "retrain_execute",
     "retrain_if_due",
     "retrain_retry",
@@ -63,6 +67,7 @@ __all__ = [
     "review_settings_update",
     "runs_recover",
     "second_looks",
+    "similar_index_refresh",
     "snapshot_from_clean_labels",
     "training_rows",
     "work_of",

@@ -66,7 +66,7 @@ def noise_check(*, actor: Any = None, limit: int = 200) -> int:
         if flagged[i] and doubt[i] >= DOUBT_FLOOR and clean[i].source in CHECKED_SOURCES
     ]
     doubted = [(clean[i], float(probabilities[i, 1])) for i in order[:limit]]
-    return _requeue(doubted, actor=actor, reason=ReReview.Reason.MODEL_DOUBT)
+    return requeue(doubted, actor=actor, reason=ReReview.Reason.MODEL_DOUBT)
 
 
 def second_looks(*, actor: Any = None, below: float = UNCERTAIN_BELOW, limit: int = 1_000) -> int:
@@ -78,7 +78,7 @@ def second_looks(*, actor: Any = None, below: float = UNCERTAIN_BELOW, limit: in
         .order_by("confidence", "merchant_id")[:limit]
     )
     pairs = [(c, c.confidence) for c in uncertain]
-    return _requeue(pairs, actor=actor, reason=ReReview.Reason.UNCERTAIN)
+    return requeue(pairs, actor=actor, reason=ReReview.Reason.UNCERTAIN)
 
 
 def _room_per_queue() -> dict[int, float]:
@@ -96,14 +96,18 @@ def _room_per_queue() -> dict[int, float]:
 
 
 @transaction.atomic
-def _requeue(
+def requeue(
     doubted: list[tuple[CleanLabel, float]],
     *,
     actor: Any,
     reason: str = "model_doubt",
+    capped: bool = True,
 ) -> int:
     """Send each label's item back to the queue for one more label; the float is the
-    model's P(violating) for a doubt, the estimate's confidence for an uncertain one."""
+    model's P(violating) for a doubt, the estimate's confidence for an uncertain one.
+    `capped`: the queue's `rereview_share` applies (the checks that run again find what
+    it left out); a re-review raised by an event (the merchant's text changed, the model
+    crossed the threshold) is not found again, so it is never capped."""
     now = timezone.now()
     merchants = [c.merchant_id for c, _ in doubted]
     busy = set(
@@ -130,7 +134,7 @@ def _requeue(
         )
         if item is None or item.leases.filter(outcome="active").exists():
             continue
-        if room.get(item.queue_id, 1) <= 0:
+        if capped and room.get(item.queue_id, 1) <= 0:
             continue  # the queue's share for second looks is taken: the next check
         room[item.queue_id] = room.get(item.queue_id, 1) - 1
         before = {"status": item.status, "required_labels": item.required_labels}

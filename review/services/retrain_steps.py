@@ -44,6 +44,9 @@ STEP_TASKS = {
     "reprioritise": "review.tasks.retrain_reprioritise",
 }
 RESCORE_TASK = "review.tasks.rescore_chunk"
+# Follow-ups beside the chain (not steps: their failure does not fail the run).
+SIMILAR_INDEX_TASK = "review.tasks.similar_index_refresh"
+CROSSED_TASK = "review.tasks.rereview_crossed"
 
 
 def _at(run_id: int, step: str) -> TrainingRun | None:

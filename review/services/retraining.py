@@ -37,6 +37,7 @@ from supportability.models import (
     Score,
     TrainingRun,
 )
+from supportability.outbox import outbox_write
 from supportability.services import (
     champion,
     merchant_features,
@@ -50,7 +51,16 @@ from supportability.services import (
 
 from .clean_labels import clean_labels_refresh
 from .retrain_data import holdout_rows, is_holdout, skipped_note, training_rows
-from .retrain_steps import DEMO_MODEL_NAME, _at, _fail, _finish, _still_at, handoff
+from .retrain_steps import (
+    CROSSED_TASK,
+    DEMO_MODEL_NAME,
+    SIMILAR_INDEX_TASK,
+    _at,
+    _fail,
+    _finish,
+    _still_at,
+    handoff,
+)
 
 
 def _id(value: int | None) -> int:
@@ -95,6 +105,9 @@ def retrain_snapshot(*, run_id: int) -> TrainingRun | None:
             )
             _advance(run, step="train", progress=15, snapshot=snapshot)
             handoff(run, "train")
+            # The similar-decisions index follows the clean labels just refreshed, beside
+            # the chain (not a step of it: a failure there doesn't fail the retraining).
+            outbox_write(task=SIMILAR_INDEX_TASK, key=f"similar:{run.pk}:{run.attempt}")
     return run
 
 
@@ -297,7 +310,16 @@ def retrain_promote(*, run_id: int) -> TrainingRun | None:
         if run is None:
             return None
         model_version = ModelVersion.objects.get(pk=_id(run.model_version_id))
+        before = champion()
         model_promote(model_version=model_version, actor=run.requested_by)
+        if before is not None and before.pk != model_version.pk:
+            # Decided merchants the new champion now sees on the other side of the policy
+            # threshold, against their decision, get a second look (services.rereview).
+            outbox_write(
+                task=CROSSED_TASK,
+                kwargs={"before_id": before.pk, "after_id": model_version.pk},
+                key=f"crossed:{before.pk}:{model_version.pk}",
+            )
         _advance(run, step="reprioritise", progress=95)
         handoff(run, "reprioritise")
     return run

@@ -25,7 +25,7 @@ def test_a_doubted_label_goes_to_a_fresh_analyst_and_its_outcome_is_recorded(mak
     label_through_services(first, item, "supportable", "none")
     services.clean_labels_refresh()
     clean = CleanLabel.objects.select_related("category").get(merchant=item.merchant)
-    assert check._requeue([(clean, 0.93)], actor=None) == 1
+    assert check.requeue([(clean, 0.93)], actor=None) == 1
     item.refresh_from_db()
     assert (item.status, item.required_labels) == (ReviewItem.Status.QUEUED, 2)
     review = ReReview.objects.get()
@@ -53,7 +53,7 @@ def test_a_disagreeing_fresh_label_goes_to_a_lead_and_a_correction_counts(make_u
     item = ReviewItemFactory()
     label_through_services(first, item, "supportable", "none")
     services.clean_labels_refresh()
-    check._requeue([(CleanLabel.objects.get(merchant=item.merchant), 0.9)], actor=None)
+    check.requeue([(CleanLabel.objects.get(merchant=item.merchant), 0.9)], actor=None)
     label_through_services(fresh, item, "prohibited", "drugs", "sells kratom")
     item.refresh_from_db()
     assert item.status == ReviewItem.Status.ESCALATED
@@ -75,7 +75,7 @@ def test_items_someone_is_working_on_are_left_alone(make_user):
     services.clean_labels_refresh()
     clean = CleanLabel.objects.get(merchant=item.merchant)
     ReviewItemFactory(merchant=item.merchant)  # a newer open item for the same merchant
-    assert check._requeue([(clean, 0.9)], actor=None) == 0
+    assert check.requeue([(clean, 0.9)], actor=None) == 0
     assert not ReReview.objects.exists()
 
 
@@ -112,7 +112,7 @@ def test_the_check_doubts_flipped_labels_more_than_right_ones(monkeypatch):
     doubted: list[int] = []
     monkeypatch.setattr(
         check,
-        "_requeue",
+        "requeue",
         lambda pairs, actor, reason: doubted.extend(c.merchant_id for c, _ in pairs) or len(pairs),
     )
     assert services.noise_check(limit=1_000) == len(doubted) > 0

@@ -12,6 +12,7 @@ from supportability.models import (
     LabelSnapshot,
     Merchant,
     ModelVersion,
+    OutboxMessage,
     Score,
     TrainingRun,
 )
@@ -101,6 +102,14 @@ def test_retrain_evaluates_promotes_rescores_and_reprioritises(
     verbs = set(AuditEvent.objects.values_list("verb", flat=True))
     assert {"retrain.start", "snapshot.create", "model.register", "model.evaluate"} <= verbs
     assert {"model.gate", "model.promote", "queue.reprioritise", "retrain.finish"} <= verbs
+    # Beside the chain: the similar-decisions index follows the refreshed clean labels, and
+    # decisions the new champion crosses the threshold against get a second look.
+    follow_ups = dict(OutboxMessage.objects.values_list("task", "kwargs"))
+    assert "review.tasks.similar_index_refresh" in follow_ups
+    assert follow_ups["review.tasks.rereview_crossed"] == {
+        "before_id": first.pk,
+        "after_id": new.pk,
+    }
 
 
 def _scrambled_retrain(lead, capture) -> TrainingRun:
