@@ -29,7 +29,7 @@ from supportability.services import (
     user_create,
 )
 
-from ..services import DEMO_MODEL_NAME, queue_draw_now, queue_top_up
+from ..services import DEMO_MODEL_NAME, queue_draw_now, queue_top_up, similar_index_refresh
 from .history import history_seed
 
 DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
@@ -136,6 +136,10 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7, history: bool = True) ->
             target=model_version,
             after={"merchants": len(created), "queued": queued, "seed": seed},
         )
+    if history:
+        # The analyst's "similar past decisions" from the first claim on (after this, the
+        # retraining chain keeps the index up to date).
+        similar_index_refresh(actor=None)
     return DemoSummary(
         created=True, merchants=len(created), queued=queued, model=str(model_version)
     )
