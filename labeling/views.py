@@ -9,15 +9,17 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.roles import LABELLERS
 
 from . import selectors, services
-from .forms import LabelForm, LeaseForm
+from .forms import LabelForm, LeaseForm, ReviewerSettingsForm
 from .fragments import error_fragment, item_done
 from .models import Lease
+from .pages.decide import category_suggestions, lease_gone, shortcut_context, undo_offer
 from .pages.evidence import evidence
 
 
@@ -31,15 +33,22 @@ def _render_workspace(
     notice: str = "",
     error: str = "",
 ) -> HttpResponse:
+    score_shown = bool(lease and not lease.item.score_hidden)
+    categories = selectors.assignable_categories()
     context = {
         "lease": lease,
         "item": lease.item if lease else None,
         "merchant": lease.item.merchant if lease else None,
         # What the analyst is shown, and what their label records as seen; nothing of the
         # model on items that hide it (the automation-bias control).
-        "score": lease.score if lease and not lease.item.score_hidden else None,
+        "score": lease.score if lease and score_shown else None,
         "score_hidden": bool(lease and lease.item.score_hidden),
-        "categories": selectors.assignable_categories(),
+        "categories": categories,
+        "suggestions": category_suggestions(
+            lease=lease, score_shown=score_shown, categories=categories
+        ),
+        "undo": undo_offer(user=request.user),
+        **shortcut_context(user=request.user),
         "form_errors": form_errors or {},
         "form_data": form_data or {},
         "idempotency_key": uuid.uuid4().hex,
@@ -50,7 +59,8 @@ def _render_workspace(
         "heartbeat_seconds": max(5, settings.LEASE_SECONDS // 5),
         **evidence(lease=lease, user=request.user),
     }
-    template = "labeling/_item.html" if request.htmx else "labeling/workbench.html"
+    # An htmx answer is the item plus, out of band, the undo bar beside it (_swap.html).
+    template = "labeling/_swap.html" if request.htmx else "labeling/workbench.html"
     return error_fragment(render(request, template, context, status=status))
 
 
@@ -139,16 +149,84 @@ def heartbeat(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     fragment when the lease is gone (the analyst should reload before typing more)."""
     form = LeaseForm(request.POST)
     if not form.is_valid():
-        return _lease_lost(request, "Lease missing.", status=400)
+        return _lease_lost(request, "This page lost track of its merchant.", None, status=400)
+    token = form.cleaned_data["lease"]
     try:
-        services.lease_heartbeat(
-            user=request.user, item_id=item_id, lease_token=form.cleaned_data["lease"]
-        )
+        services.lease_heartbeat(user=request.user, item_id=item_id, lease_token=token)
     except services.Conflict as exc:
-        return _lease_lost(request, str(exc), status=409)
+        return _lease_lost(request, str(exc), token, status=409)
     return HttpResponse(status=204)
 
 
-def _lease_lost(request: HtmxHttpRequest, error: str, *, status: int) -> HttpResponse:
-    response = render(request, "labeling/_lease_lost.html", {"error": error}, status=status)
+def _lease_lost(request: HtmxHttpRequest, error: str, token: Any, *, status: int) -> HttpResponse:
+    """Usually a second tab: one lease per analyst, and the other tab moved on."""
+    context = lease_gone(user=request.user, lease_token=token, fallback=error)
+    response = render(request, "labeling/_lease_lost.html", context, status=status)
     return error_fragment(response)
+
+
+@require_POST
+@role_required(*LABELLERS)
+def undo(request: HtmxHttpRequest, label_id: int) -> HttpResponse:
+    """Take back the label just made: the item comes back on a fresh lease with the
+    withdrawn choice filled in, and the next item goes back to the queue."""
+    try:
+        undone = services.label_undo(user=request.user, label_id=label_id)
+    except services.Conflict as exc:
+        held = selectors.live_lease_of(user=request.user)
+        return _render_workspace(request, lease=held, status=409, error=str(exc))
+    if not request.htmx:
+        return redirect("labeling:workbench")
+    lease = selectors.lease_for_review(lease_id=undone.lease.pk)
+    chosen = {
+        "decision": undone.decision,
+        "category": undone.category_slug,
+        "rationale": undone.rationale,
+    }
+    notice = f"Label on {undone.merchant_name} withdrawn: decide again."
+    return _render_workspace(request, lease=lease, form_data=chosen, notice=notice)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*LABELLERS)
+def reviewer_settings(request: HtmxHttpRequest) -> HttpResponse:
+    """The reviewer's shortcuts: turn single keys off (WCAG 2.1.4) or choose other keys."""
+    shortcuts = services.shortcuts_of(request.user)
+    errors: dict[str, str] = {}
+    values = {f"keymap.{a}": k for a, k in shortcuts.keymap.items()}
+    enabled = shortcuts.enabled
+    status = 200
+    if request.method == "POST":
+        form = ReviewerSettingsForm(request.POST, actions=services.ACTIONS)
+        if not form.is_valid():
+            errors = {field: " ".join(str(m) for m in msgs) for field, msgs in form.errors.items()}
+        else:
+            enabled = form.cleaned_data["shortcuts_enabled"]
+            values.update({f"keymap.{a}": k for a, k in form.keymap().items()})
+            try:
+                services.reviewer_settings_update(
+                    user=request.user, shortcuts_enabled=enabled, keymap=form.keymap()
+                )
+            except services.InvalidInput as exc:
+                errors = {exc.field: exc.message}
+            else:
+                return redirect(f"{reverse('labeling:settings')}?saved=1")
+        status = 400
+    rows = [
+        {
+            "name": f"keymap.{action}",
+            "id": f"key-{action}",
+            "meaning": meaning,
+            "default": default,
+            "value": values[f"keymap.{action}"],
+            "error": errors.get(f"keymap.{action}", ""),
+        }
+        for action, (default, meaning) in services.ACTIONS.items()
+    ]
+    context = {
+        "rows": rows,
+        "enabled": enabled,
+        "errors": errors,
+        "saved": request.method == "GET" and request.GET.get("saved") == "1",
+    }
+    return render(request, "labeling/settings.html", context, status=status)

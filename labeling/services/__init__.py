@@ -23,7 +23,15 @@ from .errors import (
     LeaseLost,
 )
 from .intake import Enqueue, IntakeInvalid, IntakeResult, flags_ingest, items_enqueue
-from .labels import LabelInput, label_submit, validate_label
+from .labels import (
+    LabelInput,
+    Undone,
+    UndoRefused,
+    label_submit,
+    label_undo,
+    undo_window,
+    validate_label,
+)
 from .queues import (
     DEFAULT_DRAW_CAPACITY,
     QueueInvalid,
@@ -33,6 +41,14 @@ from .queues import (
     queue_reprioritise,
     queue_update,
 )
+from .reviewer import (
+    ACTIONS,
+    DEFAULT_KEYMAP,
+    SettingsInvalid,
+    Shortcuts,
+    reviewer_settings_update,
+    shortcuts_of,
+)
 from .sampling import (
     FLAG_THRESHOLD,
     DrawNotNeeded,
@@ -41,7 +57,9 @@ from .sampling import (
 )
 
 __all__ = [
+    "ACTIONS",
     "DEFAULT_DRAW_CAPACITY",
+    "DEFAULT_KEYMAP",
     "FLAG_THRESHOLD",
     "SKIP_COOLDOWN",
     "TIE_WINDOW",
@@ -56,6 +74,10 @@ __all__ = [
     "LabelInvalid",
     "LeaseLost",
     "QueueInvalid",
+    "SettingsInvalid",
+    "Shortcuts",
+    "UndoRefused",
+    "Undone",
     "chance",
     "flags_ingest",
     "gold_create",
@@ -63,6 +85,7 @@ __all__ = [
     "items_enqueue",
     "items_reprioritise",
     "label_submit",
+    "label_undo",
     "lead_shares",
     "lease_heartbeat",
     "lease_release",
@@ -73,5 +96,8 @@ __all__ = [
     "queue_draw",
     "queue_reprioritise",
     "queue_update",
+    "reviewer_settings_update",
+    "shortcuts_of",
+    "undo_window",
     "validate_label",
 ]

@@ -16,6 +16,18 @@ from . import label_sql
 from .claims import check_live, live_lease
 from .errors import IdempotencyConflict, LabelInvalid, LeaseLost
 from .label_sql import LockedLease
+from .undo import Undone, UndoRefused, label_undo, undo_window
+
+__all__ = [
+    "MAX_RATIONALE",
+    "LabelInput",
+    "UndoRefused",
+    "Undone",
+    "label_submit",
+    "label_undo",
+    "undo_window",
+    "validate_label",
+]
 
 MAX_RATIONALE = 5_000
 
