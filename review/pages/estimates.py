@@ -9,6 +9,9 @@ merchants: the figure a dashboard that forgot the sampling would show.
 
 The automation-bias control compares how often analysts agree with the model when they
 were shown its score and when it was hidden from them.
+
+A figure that cannot be estimated is a ``Missing`` with the reason in words ("no flagged
+merchant reviewed yet"), never a bare dash.
 """
 
 from __future__ import annotations
@@ -34,10 +37,24 @@ Outcome = Callable[[str, str], bool]  # (decision, category slug) -> counts as 1
 
 
 @dataclass(frozen=True)
+class Missing:
+    """A figure there is no evidence for yet, and why (rendered in place of a number)."""
+
+    why: str
+    value: None = None
+    low: None = None
+    high: None = None
+    n: int = 0
+
+
+Figure = Estimate | Missing
+
+
+@dataclass(frozen=True)
 class EstimateRow:
     measure: str
-    ipw: Estimate | None
-    naive: Estimate | None
+    ipw: Figure
+    naive: Figure
     kind: str  # "decision", "category" or "model"
 
 
@@ -168,14 +185,62 @@ def _samples(
 
 
 def _row(
-    measure: str, kind: str, samples: list[RoundSample], which: str = "prevalence"
+    measure: str,
+    kind: str,
+    samples: list[RoundSample],
+    which: str = "prevalence",
+    *,
+    scope: str = "",
 ) -> EstimateRow:
+    """`scope`: why there are no samples at all, when that is the reason."""
     ipw, naive = {
         "prevalence": (estimation.prevalence, estimation.naive_prevalence),
         "precision": (estimation.precision, estimation.naive_precision),
         "recall": (estimation.recall, estimation.naive_recall),
     }[which]
-    return EstimateRow(measure, ipw(samples), naive(samples), kind)
+    weighted, plain = ipw(samples), naive(samples)
+    return EstimateRow(
+        measure,
+        weighted if weighted is not None else Missing(_why(which, samples, scope, weighted=True)),
+        plain if plain is not None else Missing(_why(which, samples, scope, weighted=False)),
+        kind,
+    )
+
+
+def _why(which: str, samples: list[RoundSample], scope: str, *, weighted: bool) -> str:
+    """Why `which` has no estimate from these samples, in words."""
+    if not samples:
+        return scope or "no sampling round with its draws settled yet"
+    reviewed = sum(len(s.y) for s in samples)
+    if which == "precision":
+        if weighted and not any(s.population_flagged for s in samples):
+            return f"no merchant scored {FLAG_THRESHOLD:.2f} or more when its rounds were drawn"
+        return f"no flagged merchant reviewed yet ({_count(reviewed, 'merchant')} reviewed)"
+    if which == "recall":
+        return f"no violating merchant reviewed yet ({_count(reviewed, 'merchant')} reviewed)"
+    return "no merchant in its rounds' population" if weighted else "no merchant reviewed yet"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _model_scope(model: ModelVersion | None, rounds: list[_Round], mine: list[_Round]) -> str:
+    """Why the champion's precision and recall have no rounds to rest on, if they have none."""
+    if model is None:
+        return "no champion model yet"
+    if not mine:
+        earlier = len(rounds)
+        return (
+            f"needs a sampling round drawn with {model}: {_count(earlier, 'round')} "
+            "so far, all with earlier models"
+        )
+    drawn = sum(len(r.draws) for r in mine)
+    settled = sum(d.decision is not None for r in mine for d in r.draws)
+    return (
+        f"needs a round of {model}'s with its draws settled: {_count(drawn, 'draw')}, "
+        f"{settled:,} with a clean label"
+    )
 
 
 def estimates_current() -> Estimates:
@@ -206,16 +271,24 @@ def estimates_current() -> Estimates:
             outcome = _samples(rounds, _category_is(slug), assisted=True, split=True)
             rows.append(_row(name, "category", outcome))
         model_violating = _samples(mine, _decision_in(VIOLATING_DECISIONS), assisted=True)
+        scope = _model_scope(model, rounds, mine)
         rows.append(
             _row(
                 f"Precision of flagging (score ≥ {FLAG_THRESHOLD:.2f})",
                 "model",
                 model_violating,
                 "precision",
+                scope=scope,
             )
         )
         rows.append(
-            _row("Recall of the model (violators it flags)", "model", model_violating, "recall")
+            _row(
+                "Recall of the model (violators it flags)",
+                "model",
+                model_violating,
+                "recall",
+                scope=scope,
+            )
         )
     return Estimates(
         model=model,
@@ -238,9 +311,9 @@ def _category_is(slug: str) -> Outcome:
     return lambda decision, category: category == slug
 
 
-def _complement(estimate: Estimate | None) -> Estimate | None:
-    if estimate is None:
-        return None
+def _complement(estimate: Figure) -> Figure:
+    if isinstance(estimate, Missing):
+        return estimate
     return Estimate(1 - estimate.value, 1 - estimate.high, 1 - estimate.low, estimate.n)
 
 
@@ -253,9 +326,9 @@ def _categories(resolved: list[_Draw]) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class AutomationBias:
-    shown: Estimate | None  # share of labels agreeing with the model's call, score shown
-    hidden: Estimate | None  # the same, score hidden
-    gap: Estimate | None  # shown minus hidden
+    shown: Figure  # share of labels agreeing with the model's call, score shown
+    hidden: Figure  # the same, score hidden
+    gap: Figure  # shown minus hidden
     threshold: float
 
 
@@ -279,9 +352,12 @@ def automation_bias(*, threshold: float = FLAG_THRESHOLD) -> AutomationBias:
     }
     shown = counts.get(False, (0, 0))
     hidden = counts.get(True, (0, 0))
+    no_shown = Missing("no drawn item labelled with the score shown yet")
+    no_hidden = Missing("no drawn item labelled with the score hidden yet")
+    gap = estimation.difference(*shown, *hidden)
     return AutomationBias(
-        shown=estimation.proportion(*shown),
-        hidden=estimation.proportion(*hidden),
-        gap=estimation.difference(*shown, *hidden),
+        shown=estimation.proportion(*shown) or no_shown,
+        hidden=estimation.proportion(*hidden) or no_hidden,
+        gap=gap or Missing(f"needs labels both ways: {shown[1]:,} shown, {hidden[1]:,} hidden"),
         threshold=threshold,
     )

@@ -2,15 +2,29 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.template.loader import render_to_string
 
 from labeling import services as labeling
 from labeling.api.serializers import label_payload
+from labeling.estimation import Estimate
 from labeling.models import Draw, Label, ReviewItem, SamplingRound
 from review import services
 from review.models import CleanLabel
-from review.pages.estimates import _Draw, _Round, _samples, automation_bias, estimates_current
-from supportability.models import Score
-from tests.factories import ReviewItemFactory, label_through_services, scored_population
+from review.pages.estimates import (
+    Missing,
+    _Draw,
+    _Round,
+    _samples,
+    automation_bias,
+    estimates_current,
+)
+from supportability.models import ModelVersion, Score
+from tests.factories import (
+    ModelVersionFactory,
+    ReviewItemFactory,
+    label_through_services,
+    scored_population,
+)
 from tests.review.test_sampling import settle
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +177,44 @@ def test_a_split_predicts_by_the_share_among_violators_of_earlier_rounds_only():
     for sample, share in zip(gambling, shares, strict=True):
         assert sample.population_prediction == pytest.approx(3.0 * share)
         assert list(sample.prediction) == pytest.approx([0.5 * share] * len(sample.y))
+
+
+# --- every missing figure says why --------------------------------------------------------
+
+
+def test_recall_without_violators_says_none_was_reviewed(world):
+    queue, _ = world
+    drawn = services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(5))
+    settle(drawn, lambda d: False)
+    recall = estimates_current().rows[-1]
+    assert recall.measure.startswith("Recall")
+    reviewed = f"{drawn.drawn:,} merchants reviewed"
+    assert recall.ipw.why == f"no violating merchant reviewed yet ({reviewed})"
+    assert recall.naive.why == f"no violating merchant reviewed yet ({reviewed})"
+
+
+def test_precision_and_recall_of_a_new_champion_wait_for_its_own_round(world):
+    queue, truth = world
+    drawn = services.queue_draw_now(queue_id=queue.pk, rng=np.random.default_rng(6))
+    settle(drawn, lambda d: truth[d.merchant_id])
+    ModelVersion.objects.filter(status="champion").update(status="retired")
+    new = ModelVersionFactory(name="demo", version="run2", status="champion")
+    estimates = estimates_current()
+    precision, recall = estimates.rows[-2], estimates.rows[-1]
+    why = f"needs a sampling round drawn with {new}: 1 round so far, all with earlier models"
+    assert precision.ipw.why == precision.naive.why == recall.ipw.why == why
+    assert estimates.rows[0].ipw.value > 0  # prevalence does not depend on the model
+
+
+def test_automation_bias_without_labels_says_why():
+    bias = automation_bias()
+    assert bias.shown.why == "no drawn item labelled with the score shown yet"
+    assert bias.hidden.why == "no drawn item labelled with the score hidden yet"
+    assert bias.gap.why == "needs labels both ways: 0 shown, 0 hidden"
+
+
+def test_a_missing_figure_renders_its_reason_and_an_estimate_its_interval():
+    missing = render_to_string("review/_estimate.html", {"e": Missing("no flagged merchant")})
+    assert "no flagged merchant" in missing and "—" not in missing
+    shown = render_to_string("review/_estimate.html", {"e": Estimate(0.25, 0.2, 0.3, 40)})
+    assert "0.250" in shown and "[0.200\u20130.300]" in shown
