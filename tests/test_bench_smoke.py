@@ -31,6 +31,7 @@ SCRIPTS = [
         "label_noise", r"\| PR-AUC, model on the truth \(same items\) \| 0\.\d+", id="label_noise"
     ),
     pytest.param("similar", r"queries over 3,000 merchants \(k=5\): p50 ", id="similar"),
+    pytest.param("pages", r"\| lead overview \(GET /lead/\) \| 12 \|", id="pages"),
     pytest.param("queue", r"\| duplicates \| 0 \|", marks=pytest.mark.postgres, id="queue"),
     pytest.param(
         "sampling", r"N=500 .* drawn \[\d+, \d+\]", marks=pytest.mark.postgres, id="sampling"
