@@ -19,11 +19,12 @@ from django.utils import timezone
 
 from supportability.models import AuditEvent, Merchant, PolicyCategory
 
+from .audit_fields import redact
+from .audit_words import AuditLine, audit_lines
+
 PAGE_SIZE = 100
 # The actor label of events written by the system itself (tasks, detectors' intake).
 SYSTEM_ACTOR = "system"
-# A changed value longer than this is cut in the table (the CSV has it whole).
-VALUE_CHARS = 120
 
 
 # The audit browser -------------------------------------------------------------------
@@ -45,18 +46,9 @@ class AuditFilters:
 
 
 @dataclass(frozen=True)
-class AuditChange:
-    """One key of an event's state: `before` is None when the key is new."""
-
-    key: str
-    before: str | None
-    after: str | None
-
-
-@dataclass(frozen=True)
 class AuditRow:
     event: AuditEvent
-    changes: tuple[AuditChange, ...]
+    line: AuditLine  # the event in words, with the fields it changed
 
 
 @dataclass(frozen=True)
@@ -70,6 +62,7 @@ class AuditPage:
 _ROW_FIELDS = (
     "id",
     "created_at",
+    "actor",
     "actor_label",
     "verb",
     "object_type",
@@ -132,12 +125,13 @@ def audit_page(
         events = events.filter(id__lt=before)
     # One row more than the page tells whether an older page exists, without a COUNT.
     batch = list(events.order_by("-id")[: size + 1])
-    rows = [AuditRow(e, audit_changes(e.before, e.after)) for e in batch[:size]]
+    rows = [AuditRow(e, line) for e, line in audit_lines(batch[:size])]
     return AuditPage(rows=rows, older=batch[size - 1].pk if len(batch) > size else None)
 
 
 def audit_export_rows(*, filters: AuditFilters) -> Iterator[tuple[Any, ...]]:
-    """Every matching event, oldest first, as `CSV_COLUMNS` (JSON as compact text). Streams
+    """Every matching event, oldest first, as `CSV_COLUMNS` (JSON as compact text, raw for
+    examiners but without secrets: leases, tokens, keys and hashes are dropped). Streams
     from the database in chunks (a server-side cursor on PostgreSQL)."""
     rows = (
         audit_filtered(filters)
@@ -165,34 +159,9 @@ def audit_export_rows(*, filters: AuditFilters) -> Iterator[tuple[Any, ...]]:
             object_type,
             object_id,
             external_id or "",
-            _json(before),
-            _json(after),
+            _json(redact(before)),
+            _json(redact(after)),
         )
-
-
-def audit_changes(before: Any, after: Any) -> tuple[AuditChange, ...]:
-    """What an event changed, compactly: one entry per key whose value differs (keys equal
-    on both sides are left out). State that is not an object is shown whole."""
-    if not isinstance(before, dict | None) or not isinstance(after, dict | None):
-        return (AuditChange("", _compact(before), _compact(after)),)
-    old, new = before or {}, after or {}
-    keys = [*old, *(k for k in new if k not in old)]
-    missing = object()
-    return tuple(
-        AuditChange(
-            str(key),
-            _compact(old[key]) if key in old else None,
-            _compact(new[key]) if key in new else None,
-        )
-        for key in keys
-        if old.get(key, missing) != new.get(key, missing)
-    )
-
-
-def change_text(change: AuditChange) -> str:
-    """ "new", "old → new", or "old → ∅" for a key the event removed."""
-    after = "∅" if change.after is None else change.after
-    return after if change.before is None else f"{change.before} → {after}"
 
 
 def audit_actors() -> list[str]:
@@ -211,13 +180,6 @@ def audit_verbs() -> list[str]:
 
 def policy_categories() -> list[PolicyCategory]:
     return list(PolicyCategory.objects.select_related("parent"))
-
-
-def _compact(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else _json(value)
-    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
 
 def _json(value: Any) -> str:

@@ -14,7 +14,7 @@ from labeling.models import Label, ReviewItem
 from supportability.models import AuditEvent, Score
 
 from ..models import Adjudication, QaAudit, ReReview
-from .audit import audit_changes, change_text
+from .audit_words import audit_lines
 
 # A merchant's timeline ----------------------------------------------------------------
 
@@ -48,7 +48,11 @@ def timeline_scores(merchant_id: int) -> Iterator[TimelineEntry]:
         )
     )
     for score in scores:
-        category = score.predicted_category.name if score.predicted_category else "—"
+        category = (
+            score.predicted_category.name
+            if score.predicted_category
+            else "none: scored as supportable"
+        )
         yield TimelineEntry(
             at=score.created_at,
             kind="score",
@@ -109,9 +113,11 @@ def timeline_labels(merchant_id: int) -> Iterator[TimelineEntry]:
         details = [
             (
                 "score hidden (the model's)" if label.score_hidden else "score seen",
-                "—" if label.score_seen is None else f"{label.score_seen:.2f}",
+                "none: the item had no score"
+                if label.score_seen is None
+                else f"{label.score_seen:.2f}",
             ),
-            ("model seen", str(label.model_version_seen or "—")),
+            ("model seen", str(label.model_version_seen or "none: the item had no score")),
             ("seconds", f"{label.seconds_spent:.0f}"),
         ]
         if label.gold_correct is not None:
@@ -127,32 +133,32 @@ def timeline_labels(merchant_id: int) -> Iterator[TimelineEntry]:
 
 
 def timeline_audit_events(merchant_id: int) -> Iterator[TimelineEntry]:
-    events = (
+    """The merchant's audit events in words (the names they mention fetched once)."""
+    events = list(
         # Heartbeats only say a screen was open: the audit browser has them.
         AuditEvent.objects.filter(merchant_id=merchant_id)
         .exclude(verb="lease.heartbeat")
+        .select_related("merchant")
         .only(
             "created_at",
+            "actor",
             "actor_label",
             "verb",
             "object_type",
             "object_id",
             "before",
             "after",
+            "merchant__external_id",
+            "merchant__name",
         )
         .order_by("id")
     )
-    for event in events:
-        changes = tuple(
-            (change.key or "state", change_text(change))
-            for change in audit_changes(event.before, event.after)
-        )
+    for event, line in audit_lines(events):
         yield TimelineEntry(
             at=event.created_at,
             kind="event",
-            title=event.verb,
-            details=(("object", f"{event.object_type}:{event.object_id}"), *changes),
-            actor=event.actor_label,
+            title=line.sentence,
+            details=tuple((change.label, change.text) for change in line.changes),
         )
 
 
@@ -170,7 +176,7 @@ def timeline_adjudications(merchant_id: int) -> Iterator[TimelineEntry]:
             ("for training", "yes" if a.for_training else f"no: {a.training_note}"),
         ]
         if a.supersedes_id:
-            details.append(("supersedes", f"adjudication {a.supersedes_id}"))
+            details.append(("replaces", "an earlier adjudication, reopened"))
         yield TimelineEntry(
             at=a.created_at,
             kind="adjudication",
@@ -193,7 +199,7 @@ def timeline_adjudications(merchant_id: int) -> Iterator[TimelineEntry]:
             yield TimelineEntry(
                 at=a.reopened_at,
                 kind="reopen",
-                title=f"Reopened adjudication {a.pk}",
+                title=f"Reopened the adjudication ({a.decision} · {a.category.name})",
                 text=a.reopen_reason,
                 actor=a.reopened_by.get_username(),
             )

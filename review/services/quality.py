@@ -4,7 +4,8 @@ agreement page and its CSV read (a Celery beat task recomputes them)."""
 from __future__ import annotations
 
 from array import array
-from collections import Counter, defaultdict
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import combinations
@@ -13,7 +14,6 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 from django.db.models import Count
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from labeling.models import Label
@@ -132,7 +132,7 @@ def _overturn_estimates(analyst_ids: set[int]) -> dict[int, float]:
 
 
 def analyst_quality(since: datetime) -> list[AnalystQuality]:
-    """Per analyst, in SQL where it can be: labels, active hours, time per item (streamed),
+    """Per analyst, in SQL where it can be: labels, active time and time per item (streamed),
     gold accuracy and overturn rate (all time: every check counts)."""
     window = Label.objects.filter(created_at__gte=since)
     counts = dict(
@@ -141,18 +141,18 @@ def analyst_quality(since: datetime) -> list[AnalystQuality]:
         .annotate(n=Count("id"))
         .values_list("analyst_id", "n")
     )
-    hours: Counter[int] = Counter(
-        analyst
-        for analyst, _ in window.annotate(hour=TruncHour("created_at"))
-        .order_by()
-        .values_list("analyst_id", "hour")
-        .distinct()
-    )
+    # One pass over the window's labels, each analyst's in time order: their time per item
+    # (for the median) and their active time (for labels per active hour).
     seconds: dict[int, array[float]] = defaultdict(lambda: array("d"))
-    for analyst, spent in window.values_list("analyst_id", "seconds_spent").iterator(
-        chunk_size=10_000
+    times: dict[int, list[tuple[datetime, float]]] = defaultdict(list)
+    for analyst, at, spent in (
+        window.order_by("analyst_id", "created_at", "id")
+        .values_list("analyst_id", "created_at", "seconds_spent")
+        .iterator(chunk_size=10_000)
     ):
         seconds[analyst].append(spent)
+        times[analyst].append((at, spent))
+    active = {analyst: active_seconds(moments) for analyst, moments in times.items()}
     records = analyst_records(counts)
     rates = analyst_audit_rates(counts)
     overturns = _overturn_estimates(set(counts))
@@ -169,12 +169,45 @@ def analyst_quality(since: datetime) -> list[AnalystQuality]:
             audited=records[analyst].audited,
             overturned=records[analyst].overturned,
             overturn_rate=overturns.get(analyst),
-            throughput=n / hours[analyst],
+            throughput=labels_per_active_hour(n, active[analyst]),
             median_seconds=float(np.median(np.frombuffer(seconds[analyst]))),
             audit_rate=rates[analyst],
         )
         for analyst, n in counts.items()
     ]
+
+
+# Active time: a label counts the time since the analyst's previous label when that came at
+# most ACTIVE_GAP earlier (they were working through the queue), else only the seconds
+# they spent on the item itself (the first item after a break). Counting whole clock hours
+# with a label in them, as this did before, made ten labels across 10:55-11:05 two active
+# hours (5 an hour instead of 60), and one label in an hour a full hour.
+ACTIVE_GAP = timedelta(minutes=10)
+# Below this much active time a rate per hour says nothing: the figure is left out.
+MIN_ACTIVE = timedelta(minutes=5)
+
+
+def active_seconds(
+    moments: Sequence[tuple[datetime, float]], *, gap: timedelta = ACTIVE_GAP
+) -> float:
+    """An analyst's active time, in seconds, from their labels' (created_at, seconds spent)
+    in time order."""
+    total = 0.0
+    previous: datetime | None = None
+    for at, spent in moments:
+        since = (at - previous).total_seconds() if previous is not None else None
+        total += since if since is not None and since <= gap.total_seconds() else max(0.0, spent)
+        previous = at
+    return total
+
+
+def labels_per_active_hour(
+    labels: int, seconds: float, *, minimum: timedelta = MIN_ACTIVE
+) -> float | None:
+    """Labels per hour of active time; None under `minimum` of it."""
+    if seconds < minimum.total_seconds():
+        return None
+    return labels / (seconds / 3600)
 
 
 KEEP_RUNS = 200  # about two days at the beat's 15 minutes

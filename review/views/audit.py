@@ -17,11 +17,12 @@ from django.views.decorators.http import require_GET
 from labeling.fragments import error_fragment
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.models import Merchant, PolicyCategory
-from supportability.roles import Role
+from supportability.roles import Role, has_role
 
 from ..models import Adjudication
 from ..pages import audit as browser
 from ..pages import timeline
+from ..pages.timeline_blind import analyst_timeline
 
 # Spreadsheets run a cell that starts with one of these as a formula; merchant text is
 # untrusted, so such cells get a leading apostrophe (OWASP's CSV injection advice).
@@ -186,15 +187,34 @@ def csv_cell(value: Any) -> Any:
 
 
 @require_GET
-@role_required(Role.LEAD)
+@role_required(Role.ANALYST, Role.LEAD)
 def merchant_timeline(request: HtmxHttpRequest, merchant_id: int) -> HttpResponse:
+    """A merchant's history: all of it for leads; for analysts (who come from the similar
+    decisions panel) read-only and blind: final outcomes of closed items only."""
     merchant = get_object_or_404(Merchant, pk=merchant_id)
-    context = {
-        "merchant": merchant,
-        "chart": timeline.score_chart(timeline.score_points(merchant_id=merchant.pk)),
-        "entries": timeline.merchant_timeline(merchant_id=merchant.pk),
-        "reopenable": Adjudication.objects.filter(
-            merchant=merchant, status=Adjudication.Status.FINAL
-        ).select_related("category", "lead"),
-    }
+    if has_role(request.user, Role.LEAD):
+        context = {
+            "merchant": merchant,
+            "lead_view": True,
+            "chart": timeline.score_chart(timeline.score_points(merchant_id=merchant.pk)),
+            "entries": timeline.merchant_timeline(merchant_id=merchant.pk),
+            "reopenable": Adjudication.objects.filter(
+                merchant=merchant, status=Adjudication.Status.FINAL
+            ).select_related("category", "lead"),
+        }
+    else:
+        blind = analyst_timeline(merchant_id=merchant.pk)
+        chart = (
+            timeline.score_chart(timeline.score_points(merchant_id=merchant.pk))
+            if blind.scores_shown
+            else None
+        )
+        context = {
+            "merchant": merchant,
+            "lead_view": False,
+            "chart": chart,
+            "scores_hidden": not blind.scores_shown,
+            "open_items": blind.open_items,
+            "entries": blind.entries,
+        }
     return render(request, "review/merchant.html", context)

@@ -1,5 +1,6 @@
-"""The lead's dashboard: estimates of what is true, the automation-bias comparison,
-recent labels (live), models and retraining."""
+"""The lead's overview (review.pages.overview): queues and SLAs, throughput, agreement and
+gold accuracy, models and the retraining chain, estimates of what is true, the latest
+events in words; recent labels on demand; starting and retrying a retraining."""
 
 from __future__ import annotations
 
@@ -11,34 +12,31 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling.fragments import error_fragment
-from labeling.selectors import (
-    labels_recent,
-    queue_stats,
-)
+from labeling.selectors import labels_recent
 from supportability.access import HtmxHttpRequest, role_required
-from supportability.models import DataIssue, TrainingRun
+from supportability.models import TrainingRun
 from supportability.roles import Role
 
 from .. import selectors, services
 from ..pages.estimates import automation_bias, estimates_current
+from ..pages.overview import models_recent, overview
 
 
 @require_GET
 @role_required(Role.LEAD)
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    page = overview()
     return render(
         request,
         "review/dashboard.html",
         {
-            "labels": labels_recent(),
-            "events": selectors.audit_recent(),
-            "models": selectors.models_recent(),
-            "run": (run := selectors.run_latest()),
-            "run_state": selectors.run_state(run),
-            "stats": queue_stats(),
-            "estimates": estimates_current(),
+            "page": page,
+            "run": page.chain.run,
+            "run_state": page.chain.state,
+            "models": page.models,
+            "estimates": (estimates := estimates_current()),
+            "category_rows": [row for row in estimates.rows if row.kind == "category"],
             "bias": automation_bias(),
-            "data_issues": DataIssue.objects.filter(resolved_at__isnull=True).count(),
         },
     )
 
@@ -57,7 +55,7 @@ def _run_panel(
     context = {
         "run": run,
         "run_state": selectors.run_state(run),
-        "models": selectors.models_recent(),
+        "models": models_recent(),
         "error": error,
     }
     return error_fragment(render(request, "review/_run.html", context, status=status))
