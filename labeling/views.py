@@ -116,7 +116,14 @@ def label(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     except services.Conflict as exc:
         # Keep what they typed if they still hold this item (e.g. a key reused by mistake).
         kept = typed if held is not None and held.item_id == item_id else None
-        return _render_workspace(request, lease=held, status=409, error=str(exc), form_data=kept)
+        error = str(exc)
+        if isinstance(exc, services.LeaseLost) and kept is None:
+            # Usually a second tab: say what happened to this merchant, and where they are.
+            token = form.cleaned_data["lease"]
+            what = lease_gone(user=request.user, lease_token=token, fallback=error)["what"]
+            where = "This tab now shows the merchant you hold." if held else "Nothing was saved."
+            error = f"{what} {where}"
+        return _render_workspace(request, lease=held, status=409, error=error, form_data=kept)
     notice = f"Labelled {saved.merchant.name} as {saved.decision} ({saved.category.name})."
     if not request.htmx:
         return redirect("labeling:workbench")
