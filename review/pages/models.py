@@ -9,24 +9,44 @@ hash (an artifact never changes under its hash).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db.models import QuerySet
 
-from supportability.ml.evaluation import MIN_CATEGORY_POSITIVES, Evaluation, Interval
+from supportability.ml.evaluation import (
+    FAILED,
+    MIN_CATEGORY_POSITIVES,
+    MIN_LABELS_PER_CATEGORY,
+    NOT_ENOUGH_EVIDENCE,
+    PASSED,
+    Evaluation,
+    Evidence,
+    Interval,
+    category_words,
+    gate_evidence,
+)
 from supportability.ml.model import ModelLoadError, load_model
 from supportability.models import ModelVersion, PolicyCategory, TrainingRun
+
+from .model_plots import Plot, pr_plot, reliability_plot
 
 TOP_TERMS = 15
 # The gate's default tolerance for a category's PR-AUC (evaluation.gate): a larger fall is
 # a regression, a smaller one is only worse.
 CATEGORY_TOLERANCE = 0.05
 NO_INTERVAL = Interval(None, None, None)
+# Why a held-out figure is undefined (evaluation.evaluate leaves it None), in words.
+NO_VIOLATORS = "no violating merchant among the held-out labels"
+MISSING_WHY = {
+    "pr_auc": NO_VIOLATORS,
+    "recall": NO_VIOLATORS,
+    "precision": "no held-out merchant scored 0.5 or more",
+}
 
 
 def versions() -> QuerySet[ModelVersion]:
@@ -44,43 +64,87 @@ def evaluation_of(metrics: Mapping[str, Any], key: str = "evaluation") -> Evalua
         return None
 
 
+def gate_minimum() -> int:
+    """Held-out labels per category the gate asks for (the deployment's setting)."""
+    return int(getattr(settings, "GATE_MIN_LABELS_PER_CATEGORY", MIN_LABELS_PER_CATEGORY))
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """What the chain's gate said about a version, and whether it waits for a lead."""
+    """What the chain's gate said about a version, in words with its evidence, and whether
+    it waits for a lead. Never "passed" without the evidence: a verdict stored before the
+    gate counted its labels is judged again on the evaluation stored beside it."""
 
-    passed: bool | None  # None when no run evaluated it
-    reasons: list[str]
-    held: bool  # a candidate whose gate failed, with no run under way for it
+    outcome: str  # PASSED, FAILED or NOT_ENOUGH_EVIDENCE
+    headline: str  # e.g. "Not enough evidence: 38 labels, 6 of 7 categories below 30"
+    reasons: list[str]  # the gate's reasons, after its headline
+    held: bool  # a candidate the gate did not pass, with no run under way for it
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASSED
+
+    @property
+    def not_enough_evidence(self) -> bool:
+        return self.outcome == NOT_ENOUGH_EVIDENCE
+
+
+_HEADLINES = ("Passed on ", "Failed on ", "Not enough evidence: ", "Held-out labels below ")
+
+
+def _verdict(gate: Mapping[str, Any], evaluation: Evaluation | None, held: bool) -> Verdict:
+    reasons = [str(r) for r in gate.get("reasons", [])]
+    stored = gate.get("evidence")
+    evidence = None
+    if isinstance(stored, Mapping):
+        try:
+            evidence = Evidence.from_dict(stored)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            evidence = None
+    if evidence is None:
+        evidence = gate_evidence(evaluation, minimum=gate_minimum())
+    kept = [r for r in reasons if not r.startswith(_HEADLINES)]
+    if not evidence.enough:
+        short = ", ".join(f"{category_words(c)} {n}" for c, n in evidence.short.items())
+        detail = (
+            [f"Held-out labels below the minimum of {evidence.minimum}: {short}."] if short else []
+        )
+        if gate.get("passed"):
+            detail.append("The gate of the day passed it without counting its evidence.")
+        headline = f"Not enough evidence: {evidence.summary}"
+        return Verdict(NOT_ENOUGH_EVIDENCE, headline, detail + kept, held)
+    if gate.get("passed"):
+        return Verdict(PASSED, f"Passed on {evidence.summary}", kept, False)
+    return Verdict(FAILED, f"Failed: worse than the champion on {evidence.summary}", kept, held)
 
 
 def _verdicts(
-    runs: Sequence[tuple[int | None, dict[str, Any], bool]], candidates: set[int]
+    runs: Sequence[tuple[int | None, dict[str, Any], bool]],
+    candidates: set[int],
+    evaluations: Mapping[int, Evaluation | None],
 ) -> dict[int, Verdict]:
     """Per version, from its runs (model id, gate, active) oldest first: the latest verdict
     of the gate proper (a lead's override run passes it, but the held verdict stays the
     one to show until the candidate is promoted or rejected)."""
-    failed: dict[int, list[str]] = {}
-    passed: dict[int, list[str]] = {}
+    failed: dict[int, Mapping[str, Any]] = {}
+    passed: dict[int, Mapping[str, Any]] = {}
     active: set[int] = set()
-    for model_id, gate, is_active in runs:
+    for model_id, stored, is_active in runs:
         if model_id is None:
             continue
         if is_active:
             active.add(model_id)
-        if not isinstance(gate, dict) or "passed" not in gate:
+        if not isinstance(stored, dict) or "passed" not in stored:
             continue
-        reasons = [str(r) for r in gate.get("reasons", [])]
-        if gate["passed"]:
-            passed.setdefault(model_id, reasons)
+        if stored["passed"]:
+            passed.setdefault(model_id, stored)
         else:
-            failed[model_id] = reasons
+            failed[model_id] = stored
     out = {}
     for model_id in failed.keys() | passed.keys():
-        if model_id in failed:
-            held = model_id in candidates and model_id not in active
-            out[model_id] = Verdict(False, failed[model_id], held)
-        else:
-            out[model_id] = Verdict(True, passed[model_id], False)
+        held = model_id in candidates and model_id not in active
+        latest = failed.get(model_id) or passed[model_id]
+        out[model_id] = _verdict(latest, evaluations.get(model_id), held)
     return out
 
 
@@ -97,10 +161,11 @@ def model_registry() -> list[RegistryRow]:
     models = list(versions().select_related("snapshot").order_by("-created_at", "-id"))
     candidates = {m.pk for m in models if m.status == ModelVersion.Status.CANDIDATE}
     runs = TrainingRun.objects.filter(model_version_id__in=[m.pk for m in models]).order_by("id")
+    evaluations = {m.pk: evaluation_of(m.metrics) for m in models}
     verdicts = _verdicts(
-        list(runs.values_list("model_version_id", "gate", "holds_lock")), candidates
+        list(runs.values_list("model_version_id", "gate", "holds_lock")), candidates, evaluations
     )
-    return [RegistryRow(m, evaluation_of(m.metrics), verdicts.get(m.pk)) for m in models]
+    return [RegistryRow(m, evaluations[m.pk], verdicts.get(m.pk)) for m in models]
 
 
 # --- one version's page ---------------------------------------------------------------
@@ -112,12 +177,18 @@ class Comparison:
     ours: Interval
     theirs: Interval
     higher_is_better: bool
+    why_ours: str = ""  # why a figure is missing, in words
+    why_theirs: str = ""
 
     @property
     def diff(self) -> float | None:
         if self.ours.estimate is None or self.theirs.estimate is None:
             return None
         return self.ours.estimate - self.theirs.estimate
+
+    @property
+    def why_no_diff(self) -> str:
+        return "needs both figures" if self.diff is None else ""
 
     @property
     def better(self) -> bool | None:
@@ -134,6 +205,11 @@ def comparisons(ours: Evaluation, theirs: Evaluation | None) -> list[Comparison]
         value = getattr(e, name)
         return value if isinstance(value, Interval) else Interval(value, None, None)
 
+    def why(e: Evaluation | None, name: str) -> str:
+        if e is None:
+            return "no champion evaluated on these labels"
+        return MISSING_WHY.get(name, "undefined on these labels")
+
     rows = (
         ("PR-AUC", "pr_auc", True),
         ("Precision at 0.5", "precision", True),
@@ -141,7 +217,10 @@ def comparisons(ours: Evaluation, theirs: Evaluation | None) -> list[Comparison]
         ("ECE", "ece", False),
         ("Brier", "brier", False),
     )
-    return [Comparison(label, pick(ours, n), pick(theirs, n), up) for label, n, up in rows]
+    return [
+        Comparison(label, pick(ours, n), pick(theirs, n), up, why(ours, n), why(theirs, n))
+        for label, n, up in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -153,12 +232,18 @@ class CategoryRow:
     pr_auc: Interval
     champion_recall: Interval
     champion_pr_auc: Interval
+    minimum: int = MIN_LABELS_PER_CATEGORY  # held-out labels the gate asks of a category
 
     @property
     def diff(self) -> float | None:
         if self.pr_auc.estimate is None or self.champion_pr_auc.estimate is None:
             return None
         return self.pr_auc.estimate - self.champion_pr_auc.estimate
+
+    @property
+    def short(self) -> bool:
+        """Below the gate's minimum of held-out labels: not enough evidence."""
+        return self.n < self.minimum
 
     @property
     def few(self) -> bool:
@@ -173,6 +258,18 @@ class CategoryRow:
     @property
     def worse(self) -> bool:
         return self.diff is not None and self.diff < 0
+
+    @property
+    def why_ours(self) -> str:
+        return "no violator of it held out" if self.n == 0 else "not scored for it"
+
+    @property
+    def why_theirs(self) -> str:
+        return "the champion was not evaluated on it"
+
+    @property
+    def why_no_diff(self) -> str:
+        return "needs both PR-AUCs" if self.diff is None else ""
 
 
 def category_rows(
@@ -192,138 +289,10 @@ def category_rows(
                 pr_auc=mine.pr_auc if mine else NO_INTERVAL,
                 champion_recall=old.recall if old else NO_INTERVAL,
                 champion_pr_auc=old.pr_auc if old else NO_INTERVAL,
+                minimum=gate_minimum(),
             )
         )
     return rows
-
-
-@dataclass(frozen=True)
-class Tick:
-    label: str
-    x: float
-    y: float
-
-
-@dataclass(frozen=True)
-class PlotPoint:
-    x: float
-    y: float
-    r: float
-    title: str
-
-
-@dataclass(frozen=True)
-class PlotSeries:
-    name: str
-    index: int  # the CSS class series-<index>
-    points: tuple[PlotPoint, ...]
-
-    @property
-    def path(self) -> str:
-        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
-
-
-@dataclass(frozen=True)
-class Plot:
-    """An SVG drawing's numbers: both axes run from 0 to 1 over a square."""
-
-    width: int
-    height: int
-    left: int
-    right: int
-    top: int
-    bottom: int
-    ticks: tuple[Tick, ...]
-    series: tuple[PlotSeries, ...]
-    x_label: str
-    y_label: str
-    diagonal: bool  # the y = x reference (perfect calibration)
-    lines: bool  # join each series' points
-
-    @property
-    def middle_x(self) -> float:
-        return (self.left + self.right) / 2
-
-    @property
-    def middle_y(self) -> float:
-        return (self.top + self.bottom) / 2
-
-
-PLOT_SIDE = 280
-
-
-PointSpec = tuple[float, float, float, str]  # x, y in [0, 1], radius, title
-
-
-def _plot(
-    series: Sequence[tuple[str, Sequence[PointSpec]]],
-    *,
-    x_label: str,
-    y_label: str,
-    diagonal: bool,
-    lines: bool,
-) -> Plot | None:
-    """``series`` is (name, [(x, y, radius, title)]) with x and y in [0, 1]."""
-    if not any(points for _, points in series):
-        return None
-    left, top = 58, 10
-    right, bottom = left + PLOT_SIDE, top + PLOT_SIDE
-
-    def px(value: float) -> float:
-        return left + min(max(value, 0.0), 1.0) * PLOT_SIDE
-
-    def py(value: float) -> float:
-        return bottom - min(max(value, 0.0), 1.0) * PLOT_SIDE
-
-    drawn = tuple(
-        PlotSeries(name, i, tuple(PlotPoint(px(x), py(y), r, t) for x, y, r, t in points))
-        for i, (name, points) in enumerate(series, start=1)
-        if points
-    )
-    ticks = tuple(Tick(f"{v:g}", px(v), py(v)) for v in (0.0, 0.25, 0.5, 0.75, 1.0))
-    return Plot(
-        width=right + 14,
-        height=bottom + 36,
-        left=left,
-        right=right,
-        top=top,
-        bottom=bottom,
-        ticks=ticks,
-        series=drawn,
-        x_label=x_label,
-        y_label=y_label,
-        diagonal=diagonal,
-        lines=lines,
-    )
-
-
-def _bin_point(name: str, predicted: float, observed: float, share: float) -> PointSpec:
-    radius = 2.5 + 10 * math.sqrt(max(share, 0.0))
-    title = f"{name}: predicted {predicted:.2f}, observed {observed:.2f}, {share:.0%} of the weight"
-    return predicted, observed, radius, title
-
-
-def reliability_plot(curves: Sequence[tuple[str, Evaluation | None]]) -> Plot | None:
-    """Observed violating share against mean predicted probability per bin; a point's area
-    grows with the bin's share of the (propensity-weighted) labels."""
-    series = [
-        (name, [_bin_point(name, *row) for row in e.reliability] if e else []) for name, e in curves
-    ]
-    return _plot(
-        series,
-        x_label="mean predicted probability",
-        y_label="observed share violating",
-        diagonal=True,
-        lines=False,
-    )
-
-
-def pr_plot(curves: Sequence[tuple[str, Evaluation | None]]) -> Plot | None:
-    def point(name: str, recall: float, precision: float) -> PointSpec:
-        return recall, precision, 2.0, f"{name}: recall {recall:.2f}, precision {precision:.2f}"
-
-    series = [(name, [point(name, *rp) for rp in e.pr_curve] if e else []) for name, e in curves]
-    return _plot(series, x_label="recall", y_label="precision", diagonal=False, lines=True)
 
 
 @dataclass(frozen=True)
@@ -417,6 +386,7 @@ def model_page(*, model_id: int) -> ModelPage | None:
     verdict = _verdicts(
         [(r.model_version_id, r.gate, r.holds_lock) for r in reversed(runs)],
         {model.pk} if model.status == ModelVersion.Status.CANDIDATE else set(),
+        {model.pk: ours},
     ).get(model.pk)
     slugs = set(ours.per_category if ours else ()) | set(theirs.per_category if theirs else ())
     names = dict(PolicyCategory.objects.filter(slug__in=slugs).values_list("slug", "name"))

@@ -258,7 +258,7 @@ def gate(
     pr_auc_tolerance: float = 0.02,
     ece_bound: float = 0.10,
     category_tolerance: float = 0.05,
-    min_labels_per_category: int = MIN_LABELS_PER_CATEGORY,
+    min_labels_per_category: int | None = None,
 ) -> GateResult:
     """Promote when the candidate ranks as well as the champion and is calibrated, on
     enough held-out labels to tell.
@@ -268,11 +268,15 @@ def gate(
     ``pr_auc_tolerance`` below the champion's and no category's PR-AUC is more than
     ``category_tolerance`` below it (categories with fewer than 5 violators are skipped).
     The verdict is "not enough evidence" when any category (supportable included) has
-    fewer than ``min_labels_per_category`` labels, whatever the checks say (their failures
+    fewer than ``min_labels_per_category`` labels (default: the module's
+    ``MIN_LABELS_PER_CATEGORY``, read at call time), whatever the checks say (their failures
     are still listed), else "failed" when a check failed, else "passed". ``reasons`` open
     with the verdict's headline and explain every failed or skipped check.
     """
-    evidence = gate_evidence(candidate, minimum=min_labels_per_category)
+    minimum = (
+        MIN_LABELS_PER_CATEGORY if min_labels_per_category is None else min_labels_per_category
+    )
+    evidence = gate_evidence(candidate, minimum=minimum)
     failures, notes = _checks(
         candidate,
         champion,
