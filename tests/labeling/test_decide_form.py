@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.cache import cache
 
 from labeling.models import Label, Lease, ReviewItem
 from tests.clients import logged_in
@@ -14,6 +15,12 @@ from tests.factories import ReviewItemFactory, ScoreFactory, label_through_servi
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The team's favourite categories are cached a minute: each test starts without."""
+    cache.clear()
 
 
 def _label(client, item, **fields):
