@@ -8,12 +8,32 @@ from labeling.models import BanditReward
 from labeling.strategies import STRATEGIES
 from supportability.models import Decision
 
+# The SLA target is entered in a unit the lead picks and stored in minutes.
+SLA_UNITS = {"minutes": 1, "hours": 60, "days": 24 * 60}
+
 
 class QueueSettingsForm(forms.Form):
     paused = forms.BooleanField(required=False)
     overlap_share = forms.FloatField(min_value=0, max_value=1)
     overlap_k = forms.IntegerField(min_value=2, max_value=5)
     gold_rate = forms.FloatField(min_value=0, max_value=0.5)
+    # Optional: a form without it leaves the SLA as it is.
+    sla = forms.FloatField(required=False, min_value=0, label="SLA target")
+    sla_unit = forms.ChoiceField(choices=[(u, u) for u in SLA_UNITS], required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("sla") is not None and not data.get("sla_unit"):
+            self.add_error("sla_unit", "Minutes, hours or days.")
+        return data
+
+    def settings(self) -> dict[str, Any]:
+        """The cleaned form as queue settings (the SLA in whole minutes)."""
+        data = self.cleaned_data
+        out = {k: data[k] for k in ("paused", "overlap_share", "overlap_k", "gold_rate")}
+        if data.get("sla") is not None:
+            out["sla_minutes"] = round(data["sla"] * SLA_UNITS[data["sla_unit"]])
+        return out
 
 
 class QueueMixForm(forms.Form):

@@ -51,7 +51,12 @@ QUEUE_SETTINGS = (
     "audit_floor",
     "hide_score_share",
     "rereview_share",
+    "sla_minutes",
 )
+# A queue's SLA target: how long an item may wait for its first analyst (the model's
+# CHECK constraint holds the same bounds).
+MIN_SLA_MINUTES = 5
+MAX_SLA_MINUTES = 30 * 24 * 60
 DEFAULT_DRAW_CAPACITY = 100  # the general queue's reviews per active-learning round
 MAX_DRAW_CAPACITY = 10_000
 # Below this, merchants the model calls safe have π so small (1e-6 at a million merchants)
@@ -106,13 +111,20 @@ def _check_settings(changes: dict[str, Any]) -> None:
         raise QueueInvalid("hide_score_share", "A share between 0 and 1.")
     if "rereview_share" in changes and not 0 <= changes["rereview_share"] <= 0.5:
         raise QueueInvalid("rereview_share", "A share between 0 and 0.5.")
+    if "sla_minutes" in changes:
+        sla = changes["sla_minutes"]
+        if not isinstance(sla, int) or isinstance(sla, bool):
+            raise QueueInvalid("sla_minutes", "A whole number of minutes.")
+        if not MIN_SLA_MINUTES <= sla <= MAX_SLA_MINUTES:
+            raise QueueInvalid("sla_minutes", "Between 5 minutes and 30 days.")
 
 
 @transaction.atomic
 def queue_update(*, actor: Any, queue_id: int, **changes: Any) -> Queue:
-    """Change a queue's settings: pause, overlap share and k, gold rate, and the
-    active-learning levers (capacity per round, strategy mix, bandit and its reward, audit
-    floor, share of items shown without the model's score)."""
+    """Change a queue's settings: pause, overlap share and k, gold rate, the SLA target
+    (minutes an item may wait for its first analyst), and the active-learning levers
+    (capacity per round, strategy mix, bandit and its reward, audit floor, share of items
+    shown without the model's score)."""
     _check_settings(changes)
     queue = Queue.objects.select_for_update().get(pk=queue_id)
     before = {field: getattr(queue, field) for field in changes}

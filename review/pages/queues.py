@@ -15,6 +15,27 @@ from ..models import ReReview
 
 HEAD = 15
 ROUNDS = 6
+UNITS = (("days", 24 * 60), ("hours", 60), ("minutes", 1))
+
+
+@dataclass(frozen=True)
+class Sla:
+    """A queue's SLA target in the largest unit that holds it exactly."""
+
+    minutes: int
+    value: int
+    unit: str  # "days", "hours" or "minutes"
+
+    @property
+    def words(self) -> str:
+        return f"{self.value} {self.unit[:-1] if self.value == 1 else self.unit}"
+
+
+def sla_of(minutes: int) -> Sla:
+    for unit, size in UNITS:
+        if minutes >= size and minutes % size == 0:
+            return Sla(minutes, minutes // size, unit)
+    return Sla(minutes, minutes, "minutes")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from supportability.models import Merchant
 from supportability.roles import Role
 
 from .. import selectors, services
-from ..forms import GoldForm, QueueMixForm, QueueSettingsForm
+from ..forms import SLA_UNITS, GoldForm, QueueMixForm, QueueSettingsForm
 from ..pages import queues as sampling_pages
 
 
@@ -36,13 +36,15 @@ def _queues_page(
     errors: dict[str, str] | None = None,
     gold_form: GoldForm | None = None,
 ) -> HttpResponse:
+    stats = queue_stats_by_queue()
     return render(
         request,
         "review/queues.html",
         {
-            "stats": queue_stats_by_queue(),
+            "rows": [(s, sampling_pages.sla_of(s.queue.sla_minutes)) for s in stats],
             "sampling": sampling_pages.queues_sampling(),
             "reward_choices": BanditReward.choices,
+            "sla_units": list(SLA_UNITS),
             "accuracy": selectors.gold_accuracy(),
             "gold_form": gold_form or GoldForm(),
             "categories": assignable_categories(),
@@ -61,9 +63,10 @@ def queue_settings(request: HtmxHttpRequest, queue_id: int) -> HttpResponse:
         errors = {f"{queue.slug}.{k}": " ".join(str(m) for m in v) for k, v in form.errors.items()}
         return _queues_page(request, status=400, errors=errors)
     try:
-        labeling.queue_update(actor=request.user, queue_id=queue.pk, **form.cleaned_data)
+        labeling.queue_update(actor=request.user, queue_id=queue.pk, **form.settings())
     except labeling.InvalidInput as exc:
-        return _queues_page(request, status=400, errors={f"{queue.slug}.{exc.field}": exc.message})
+        field = "sla" if exc.field == "sla_minutes" else exc.field  # the form's name for it
+        return _queues_page(request, status=400, errors={f"{queue.slug}.{field}": exc.message})
     messages.success(request, f"Queue {queue.name} saved.")
     return redirect("review:queues")
 

@@ -174,3 +174,72 @@ def test_drawing_without_a_champion_is_409_naming_why(lead):
     response = logged_in(lead).post(f"/lead/queues/{queue.pk}/draw/")
     assert response.status_code == 409
     assert "general.model" in response.content.decode()
+
+
+# --- the SLA target ------------------------------------------------------------------------
+
+SETTINGS = {"overlap_share": "0.2", "overlap_k": "2", "gold_rate": "0.05"}
+
+
+def test_lead_sets_the_sla_in_hours_and_it_is_stored_in_minutes_and_audited(lead):
+    queue = QueueFactory(slug="crypto")
+    client = logged_in(lead)
+    response = client.post(
+        f"/lead/queues/{queue.pk}/", SETTINGS | {"sla": "36", "sla_unit": "hours"}
+    )
+    assert response.status_code == 302
+    assert Queue.objects.get(pk=queue.pk).sla_minutes == 36 * 60
+    event = AuditEvent.objects.get(verb="queue.update", actor=lead)
+    assert event.before["sla_minutes"] == 24 * 60 and event.after["sla_minutes"] == 36 * 60
+    row = client.get("/lead/queues/").content.decode()
+    row = row[row.index('data-queue="crypto"') :]
+    assert '<td class="sla" data-sla-minutes="2160">36 hours' in row
+
+
+def test_each_queue_shows_its_sla_in_days_hours_or_minutes(lead):
+    QueueFactory(slug="crypto", sla_minutes=2 * 24 * 60)
+    QueueFactory(slug="adult", sla_minutes=90)
+    labeling.queue_default()
+    html = logged_in(lead).get("/lead/queues/").content.decode()
+    for slug, words in (("crypto", "2 days"), ("adult", "90 minutes"), ("general", "1 day")):
+        row = html[html.index(f'data-queue="{slug}"') :]
+        assert row[: row.index("</tr>")].count(f">{words}") == 1, slug
+
+
+@pytest.mark.parametrize(
+    "sla, unit",
+    [("4", "minutes"), ("31", "days"), ("-1", "hours"), ("nan", "hours"), ("inf", "days")],
+)
+def test_an_sla_out_of_range_is_400_naming_the_field_and_changes_nothing(lead, sla, unit):
+    queue = QueueFactory(slug="crypto")
+    response = logged_in(lead).post(
+        f"/lead/queues/{queue.pk}/", SETTINGS | {"sla": sla, "sla_unit": unit}
+    )
+    assert response.status_code == 400
+    assert 'data-field="crypto.sla"' in response.content.decode()
+    queue.refresh_from_db()
+    assert queue.sla_minutes == 24 * 60 and queue.overlap_share == pytest.approx(0.0)
+    assert not AuditEvent.objects.filter(verb="queue.update").exists()
+
+
+def test_a_settings_form_without_an_sla_leaves_it_alone(lead):
+    queue = QueueFactory(slug="crypto", sla_minutes=45)
+    assert logged_in(lead).post(f"/lead/queues/{queue.pk}/", SETTINGS).status_code == 302
+    assert Queue.objects.get(pk=queue.pk).sla_minutes == 45
+
+
+@pytest.mark.parametrize("value", [4, 30 * 24 * 60 + 1, True, 60.5])
+def test_the_settings_service_refuses_an_sla_outside_5_minutes_to_30_days(lead, value):
+    queue = QueueFactory(slug="crypto")
+    with pytest.raises(labeling.InvalidInput) as raised:
+        labeling.queue_update(actor=lead, queue_id=queue.pk, sla_minutes=value)
+    assert raised.value.field == "sla_minutes"
+    assert Queue.objects.get(pk=queue.pk).sla_minutes == 24 * 60
+
+
+def test_the_queue_page_has_one_h1_and_says_why_when_nothing_waits(lead):
+    labeling.queue_default()
+    html = logged_in(lead).get("/lead/queues/").content.decode()
+    assert html.count("<h1") == 1
+    row = html[html.index('data-queue="general"') :]
+    assert "nothing waiting" in row[: row.index("</tr>")]
