@@ -41,7 +41,7 @@ def _queues_page(
         request,
         "review/queues.html",
         {
-            "rows": [(s, sampling_pages.sla_of(s.queue.sla_minutes)) for s in stats],
+            "rows": [(s, sampling_pages.sla_of(s.queue.sla_minutes)) for s in stats if s.queue],
             "sampling": sampling_pages.queues_sampling(),
             "reward_choices": BanditReward.choices,
             "sla_units": list(SLA_UNITS),
