@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import reduce
 from typing import Any
 
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from supportability.models import PolicyCategory
+from supportability.models import PolicyCategory, PolicyVersion
 from supportability.roles import user_roles
 
 from .models import Label, Lease, Queue, ReviewItem
@@ -30,22 +33,38 @@ class QueueStats:
     escalated: int
     done: int
     oldest_queued_seconds: float | None
+    # The queue's SLA target (None for all queues together, whose targets differ) and how
+    # many queued items have waited past it.
+    sla_minutes: int | None = None
+    breached: int = 0
 
 
 def queue_stats_by_queue() -> list[QueueStats]:
-    """Counts per status and the age of the oldest waiting item, per queue, in one query
-    (plus one for the queues). Gold items are not work waiting, so they are left out."""
+    """Counts per status, the age of the oldest waiting item and the items past the SLA,
+    per queue, in one query (plus one for the queues). Gold items are not work waiting, so
+    they are left out."""
     now = timezone.now()
+    queues = list(Queue.objects.all())
+    # Each queue has its own target: one condition per queue, in the same grouped query.
+    past_target = Q(created_at__lt=now)  # every item, until a queue narrows it
+    if queues:
+        past_target = reduce(
+            operator.or_,
+            (
+                Q(queue_id=q.pk, created_at__lt=now - timedelta(minutes=q.sla_minutes))
+                for q in queues
+            ),
+        )
     rows: dict[int, dict[str, Any]] = {}
     for row in (
         ReviewItem.objects.filter(gold__isnull=True)
         .order_by()
         .values("queue_id", "status")
-        .annotate(n=Count("id"), oldest=Min("created_at"))
+        .annotate(n=Count("id"), oldest=Min("created_at"), breached=Count("id", filter=past_target))
     ):
         rows.setdefault(row["queue_id"], {})[row["status"]] = row
     stats = []
-    for queue in Queue.objects.all():
+    for queue in queues:
         by_status = rows.get(queue.pk, {})
         oldest = by_status.get(ReviewItem.Status.QUEUED, {}).get("oldest")
         stats.append(
@@ -60,6 +79,8 @@ def queue_stats_by_queue() -> list[QueueStats]:
                 ),
                 done=by_status.get(ReviewItem.Status.DONE, {}).get("n", 0),
                 oldest_queued_seconds=(now - oldest).total_seconds() if oldest else None,
+                sla_minutes=queue.sla_minutes,
+                breached=by_status.get(ReviewItem.Status.QUEUED, {}).get("breached", 0),
             )
         )
     return stats
@@ -75,6 +96,7 @@ def queue_stats() -> QueueStats:
         escalated=sum(s.escalated for s in per_queue),
         done=sum(s.done for s in per_queue),
         oldest_queued_seconds=max(ages) if ages else None,
+        breached=sum(s.breached for s in per_queue),
     )
 
 
@@ -119,3 +141,31 @@ def queued_waiting(*, queue: Queue) -> int:
     return ReviewItem.objects.filter(
         queue=queue, status=ReviewItem.Status.QUEUED, gold__isnull=True
     ).count()
+
+
+OPEN_STATUSES = (
+    ReviewItem.Status.QUEUED,
+    ReviewItem.Status.LEASED,
+    ReviewItem.Status.ESCALATED,
+    ReviewItem.Status.SIGNOFF,
+)
+
+
+def merchant_open_items(
+    *, merchant_id: int, exclude_item_id: int, limit: int = 10
+) -> list[ReviewItem]:
+    """The merchant's other items still in progress (with analysts or leads), newest
+    first, with their queue: statuses only, never their labels (blind labelling)."""
+    return list(
+        ReviewItem.objects.filter(merchant_id=merchant_id, status__in=OPEN_STATUSES)
+        .exclude(pk=exclude_item_id)
+        .select_related("queue")
+        .only(
+            "pk", "status", "reason", "created_at", "required_labels", "label_count", "queue__name"
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def policy_current() -> PolicyVersion | None:
+    return PolicyVersion.objects.filter(is_current=True).first()

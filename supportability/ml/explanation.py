@@ -1,19 +1,39 @@
-"""Per-merchant explanations of a linear model, vectorised over a sparse matrix.
+"""Per-merchant explanations of a linear model, vectorised over a sparse matrix, and the
+words a page shows for them.
 
 A merchant's contribution from feature ``j`` is ``coef[j] * x[j]``. Top terms are the
 TF-IDF terms with the largest positive contributions for that merchant; numeric features
 are listed with their standardized contributions, largest magnitude first.
+
+Filler: an n-gram made only of stop words and numbers ("of the", "for", "20 this") says
+nothing an analyst can check. ``informative_coef`` zeroes such terms' coefficients, so an
+explanation built from it lists the next informative terms instead; ``term_is_filler``
+lets a page drop them from explanations stored before. Stored names stay the model's own
+(``cnp_share``, ``country_ir``); ``feature_label`` and ``term_label`` put them in words.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 TOP_TERMS = 6
+
+FEATURE_LABELS = {
+    "refund_rate": "Refund rate",
+    "dispute_rate": "Dispute rate",
+    "cnp_share": "Card-not-present share",
+    "account_age_days": "Account age",
+    "monthly_volume": "Monthly card volume",
+}
+_NUMBER = re.compile(r"^[\d.,]+$")
+_TAG = re.compile(r"^(country|mcc)_([a-z0-9]+)$")
 
 
 def explain(
@@ -81,3 +101,50 @@ def _display(name: str, value: float) -> float | int:
     if name == "monthly_volume":
         return round(float(value), 2)
     return round(float(value), 6)
+
+
+# --- words for a page -----------------------------------------------------------------
+
+
+def feature_label(name: str) -> str:
+    """`cnp_share` -> "Card-not-present share"; an unknown name in plain words."""
+    return FEATURE_LABELS.get(name) or name.replace("_", " ").strip().capitalize() or name
+
+
+def term_label(term: str) -> str:
+    """A term as an analyst reads it: the model's tags `country_ir` and `mcc_5999` (see
+    features.merchant_text) become "country IR" and "MCC 5999"; words stay as they are."""
+    tag = _TAG.match(term)
+    if tag is None:
+        return term
+    kind, value = tag.groups()
+    return f"country {value.upper()}" if kind == "country" else f"MCC {value}"
+
+
+def term_is_filler(term: str) -> bool:
+    """True when the n-gram carries no word of its own: every token a stop word, a number
+    or a single letter ("for", "is our", "20 this"), or a phrase that only adds such a token
+    to a word counted by itself ("of retail" says no more than "retail"). Negations are
+    words here: "no prescription" and "without licence" are evidence."""
+    tokens = term.lower().split()
+    weak = [token not in _NEGATIONS and _is_weak(token) for token in tokens]
+    return all(weak) or (len(tokens) > 1 and any(weak))
+
+
+_NEGATIONS = frozenset({"no", "not", "nor", "without", "never", "none", "cannot", "nobody"})
+
+
+def _is_weak(token: str) -> bool:
+    return token in ENGLISH_STOP_WORDS or len(token) < 2 or bool(_NUMBER.match(token))
+
+
+def informative_coef(text_coef: np.ndarray, term_names: Sequence[str]) -> np.ndarray:
+    """`text_coef` with the filler terms' coefficients set to 0, for `explain` (and any
+    batch form of it) to pick the top terms from: the score itself is unchanged."""
+    mask = _filler_mask(tuple(term_names))
+    return np.where(mask, 0.0, np.asarray(text_coef, dtype=np.float64))
+
+
+@lru_cache(maxsize=4)
+def _filler_mask(term_names: tuple[str, ...]) -> np.ndarray:
+    return np.fromiter((term_is_filler(t) for t in term_names), dtype=bool, count=len(term_names))

@@ -207,6 +207,7 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "supportability.tasks.outbox_relay_tick", "schedule": 2.0},
     "recover-runs": {"task": "review.tasks.runs_recover", "schedule": 30.0},
     "expire-leases": {"task": "labeling.tasks.leases_expire", "schedule": 30.0},
+    "raise-sla-breaches": {"task": "labeling.tasks.sla_breaches_raise", "schedule": 60.0},
     "draw-qa-audits": {"task": "review.tasks.qa_audits_draw", "schedule": 60.0},
     "compute-quality": {"task": "review.tasks.quality_compute", "schedule": 900.0},
     "retrain-if-due": {"task": "review.tasks.retrain_if_due", "schedule": 300.0},
