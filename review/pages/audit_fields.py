@@ -193,12 +193,13 @@ COMMON_FIELDS = ("status", "item_status", "decision", "category", "reason", "que
 class FieldChange:
     label: str
     before: str | None  # None: the field is new
-    after: str | None  # None: the event removed it
+    after: str | None  # None: only the state before was recorded (context, not a removal)
 
     @property
     def text(self) -> str:
-        after = "removed" if self.after is None else self.after
-        return after if self.before is None else f"{self.before} → {after}"
+        if self.after is None:
+            return f"{self.before} (before)"
+        return self.after if self.before is None else f"{self.before} → {self.after}"
 
 
 def field_changes(before: Any, after: Any, fields: Sequence[str]) -> tuple[FieldChange, ...]:

@@ -221,8 +221,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "reviewer_settings.update": ("{actor} changed their keyboard settings", "shortcuts_enabled"),
     "user.create": ("{actor} created user {username}", "role"),
     "user.update": ("{actor} updated user {username}", "role"),
-    "token.create": ("{actor} created API token {name}", "scopes"),
-    "token.revoke": ("{actor} revoked API token {name}", ""),
+    "token.create": ("{actor} created API credential {name}", "scopes"),
+    "token.revoke": ("{actor} revoked API credential {name}", ""),
     "data_issues.check": (
         "{actor} checked the stored rows against the rules",
         "found resolved still_open",

@@ -55,14 +55,18 @@ def _csv_rows(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body)))
 
 
-def test_audit_pages_and_timeline_are_lead_only(analyst, lead):
+def test_audit_pages_are_lead_only_and_timelines_open_to_analysts(analyst, lead):
     merchant = MerchantFactory()
-    for url in (AUDIT, CSV, f"/lead/merchants/{merchant.pk}/"):
+    timeline = f"/lead/merchants/{merchant.pk}/"
+    for url in (AUDIT, CSV, timeline):
         anonymous = Client().get(url)
         assert anonymous.status_code == 302
         assert anonymous["Location"].startswith("/login/?next=")
-        assert logged_in(analyst).get(url).status_code == 403
         assert logged_in(lead).get(url).status_code == 200
+    assert logged_in(analyst).get(AUDIT).status_code == 403
+    assert logged_in(analyst).get(CSV).status_code == 403
+    # The similar-decisions panel links analysts here: read-only and blind (test_timeline_blind).
+    assert logged_in(analyst).get(timeline).status_code == 200
 
 
 def test_unknown_merchant_timeline_is_404(lead):
@@ -83,7 +87,8 @@ def test_page_lists_events_newest_first_with_merchant_links(lead):
     assert _event_ids(response) == [second.pk, first.pk]
     assert f'href="/lead/merchants/{merchant.pk}/"' in html
     assert "Peptide Lab" in html
-    assert "<b>status</b> queued → ∅" in html  # before → after, compactly
+    assert f"lead {lead.username} opened {merchant.external_id} to label it" in html
+    assert "<b>status</b> queued (before)" in html  # the state it recorded, in words
 
 
 def test_actor_filter_keeps_only_that_actors_events(analyst, lead):
@@ -237,12 +242,13 @@ def test_audit_page_query_count_does_not_grow_with_rows(lead, make_user, django_
             after={"status": "done", "category": "gambling"},
         )
     client = logged_in(lead)
-    # Session, user, roles; categories, actors, verbs; one page of events with merchants.
-    with django_assert_num_queries(7):
+    # Session, user, roles; categories, actors, verbs; one page of events with merchants;
+    # the users they name, with their groups (for "analyst ana").
+    with django_assert_num_queries(9):
         response = client.get(AUDIT, {"category": "gambling"})
     assert len(_event_ids(response)) == 6
     # The htmx fragment skips the actor and verb suggestions.
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         client.get(AUDIT, {"category": "gambling"}, headers={"HX-Request": "true"})
 
 
@@ -366,9 +372,9 @@ def test_timeline_query_count_does_not_grow_with_history(analyst, lead, django_a
         _event("qa_audit.record", merchant=merchant, after={"n": n})
     client = logged_in(lead)
     # Session, user, roles; the merchant; the chart's scores; one query per source (7:
-    # scores, items, labels, adjudications, QA audits, re-reviews, events); the reopenable
-    # decisions.
-    with django_assert_num_queries(13):
+    # scores, items, labels, adjudications, QA audits, re-reviews, events, and the users the
+    # events name with their groups); the reopenable decisions.
+    with django_assert_num_queries(15):
         response = client.get(f"/lead/merchants/{merchant.pk}/")
     events = AuditEvent.objects.filter(merchant=merchant).count()
     assert events >= 8

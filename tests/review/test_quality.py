@@ -64,13 +64,9 @@ def test_analyst_quality_counts_labels_and_time(labelled):
     assert rows["ann"].labels == rows["bob"].labels == len(PAIRS)
     assert rows["ann"].median_seconds is not None and rows["ann"].median_seconds >= 0
     assert rows["ann"].gold_accuracy is None  # no gold answered
-    from labeling.models import Label
-
-    hours = {
-        t.replace(minute=0, second=0, microsecond=0)
-        for t in Label.objects.filter(analyst__username="ann").values_list("created_at", flat=True)
-    }
-    assert rows["ann"].throughput == pytest.approx(len(PAIRS) / len(hours))
+    # Labelled seconds apart: under 5 minutes of active time, no rate per hour is claimed
+    # (tests/review/test_overview.py checks the rate against a hand-made day).
+    assert rows["ann"].throughput is None
     assert 0 < rows["ann"].audit_rate <= 1
 
 

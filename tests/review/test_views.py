@@ -48,11 +48,14 @@ def test_home_sends_each_role_to_its_page(analyst, lead):
     assert logged_in(lead).get("/")["Location"] == "/lead/"
 
 
-def test_dashboard_shows_audit_events(lead):
-    ReviewItemFactory()
-    labeling.item_claim(user=lead)
+def test_dashboard_shows_audit_events_in_words(lead):
+    item = ReviewItemFactory(merchant__external_id="M-1042")
+    lease = labeling.item_claim(user=lead)
     assert AuditEvent.objects.filter(verb="item.claim").exists()
-    assert "item.claim" in logged_in(lead).get("/lead/").content.decode()
+    html = logged_in(lead).get("/lead/").content.decode()
+    assert f"lead {lead.username} opened M-1042 to label it" in html
+    assert "item.claim" not in html and str(lease.token) not in html
+    assert item.merchant.external_id in html
 
 
 def test_dashboard_shows_weighted_and_naive_estimates_and_automation_bias(lead):
