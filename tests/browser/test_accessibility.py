@@ -128,6 +128,13 @@ def _claim(page: Any, base: str, world: World) -> None:
     page.wait_for_selector("#merchant-name")
 
 
+def _refused_label(page: Any, base: str, world: World) -> None:
+    """A label submitted without a decision: the errors are shown beside their fields."""
+    _claim(page, base, world)
+    page.click("#submit-label")
+    page.wait_for_selector("[aria-invalid=true]")
+
+
 def _adjudicate(page: Any, base: str, world: World) -> None:
     page.goto(f"{base}/lead/work/")
     page.click("#claim-adjudicate")
@@ -185,6 +192,7 @@ PAGES: list[Any] = [
         marks=_h1_pending("templates/labeling/_item.html (the empty workbench)"),
     ),
     pytest.param("ana", _claim, id="queue-claimed"),
+    pytest.param("ana", _refused_label, id="queue-label-refused"),
     pytest.param("ana", _reviewer_settings, id="queue-settings"),
     pytest.param("lea", _go("/lead/"), id="lead-overview"),
     pytest.param(
