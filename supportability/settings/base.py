@@ -229,6 +229,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
 # The review queue.
 LEASE_SECONDS = int(os.environ.get("LEASE_SECONDS", "600"))
+# How long after a label its analyst may take it back (Undo on the review screen).
+LABEL_UNDO_SECONDS = 30
 
 LOGGING = {
     "version": 1,

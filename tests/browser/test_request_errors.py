@@ -63,7 +63,9 @@ def test_a_failed_submit_keeps_the_screen_the_typing_and_the_lease(
     page.keyboard.press("Control+Enter")
     page.wait_for_selector(".field-error[data-field=rationale]")
     assert page.is_checked("input[name=decision][value=prohibited]")
-    page.keyboard.press("r")
+    # Focus went to the first field in error, and the error is tied to it.
+    assert page.evaluate("document.activeElement.id") == "rationale"
+    assert page.get_attribute("#rationale", "aria-invalid") == "true"
     page.keyboard.type(RATIONALE)
 
     monkeypatch.setattr(labeling.services, "label_submit", _fail)
