@@ -4,6 +4,7 @@ keyboard, and move on; reopen a final adjudication; set the review rules."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -32,6 +33,46 @@ from ..forms import (
 from ..services import Work
 
 WORK_VERBS = {Work.ADJUDICATE: "adjudicate", Work.SIGNOFF: "sign off", Work.AUDIT: "audit"}
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    keys: tuple[str, ...]  # as printed on the keys
+    words: str
+    joiner: str = "/"  # between the keys: "/" either, "+" together, an en dash a range
+
+
+# The keys static/js/lead.js handles on each kind of item, as the screen's legend lists
+# them (tests/review/test_work_views.py holds the legend and the script together).
+_COMMON = (
+    Shortcut(("K",), "release"),
+    Shortcut(("Ctrl", "Enter"), "submit", "+"),
+    Shortcut(("Esc",), "leave a field"),
+)
+SHORTCUTS: dict[str, tuple[Shortcut, ...]] = {
+    Work.ADJUDICATE: (
+        Shortcut(("1", "9"), "uphold that label", "\u2013"),
+        Shortcut(("S", "R", "P"), "decision"),
+        Shortcut(("C",), "category"),
+        Shortcut(("W",), "write rationale"),
+        Shortcut(("T",), "not for training"),
+        *_COMMON,
+    ),
+    Work.SIGNOFF: (
+        Shortcut(("A",), "approve"),
+        Shortcut(("X",), "refuse"),
+        Shortcut(("W",), "write note"),
+        *_COMMON,
+    ),
+    Work.AUDIT: (
+        Shortcut(("A",), "agree"),
+        Shortcut(("O",), "overturn"),
+        Shortcut(("S", "R", "P"), "overturn with a decision"),
+        Shortcut(("C",), "category"),
+        Shortcut(("W",), "write rationale"),
+        *_COMMON,
+    ),
+}
 
 
 def _settings_form(data: Any = None) -> ReviewSettingsForm:
@@ -141,6 +182,7 @@ def _screen(
             "errors": errors or {},
             "typed": typed or {},
             "error": error,
+            "shortcuts": SHORTCUTS.get(str(work), ()) if work else (),
             "heartbeat_seconds": max(5, settings.LEASE_SECONDS // 5),
         },
         status=status,
