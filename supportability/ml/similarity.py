@@ -4,8 +4,11 @@ A merchant becomes one dense unit vector: its text (``features.merchant_text``: 
 description, website, country and MCC tokens) hashed into word uni- and bigrams, weighted by
 sublinear TF-IDF and reduced by a truncated SVD (LSA) to a few dozen dimensions, beside its
 five numeric features (``features.numeric_matrix``) standardised. Cosine similarity is then
-one matrix-vector product; the top k come from the best blocks' maxima, so that no full sort
-or partition of a million scores is needed (exact, not approximate: see ``_top``).
+a matrix-vector product: over every row for a small index, and for a large one (from
+``lists_from`` rows) over the rows of the ``probes`` k-means lists nearest to the query (an
+inverted file, as in FAISS's IVF-Flat: a million rows by brute force cost 35-55 ms per query
+on the shared 2-core machine, reading 190 MB each time). The top k come from the best
+blocks' maxima, so that no full sort or partition of the scores is needed (see ``_top``).
 
 An index is a folder of ``.npy`` files, opened with ``mmap_mode="r"`` so that every web
 worker shares one copy through the page cache, and a sha256 over all of them that the
@@ -28,13 +31,24 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
 from .features import NUMERIC_FEATURES
 
-FILES = ("components", "idf", "ids", "meta", "meta_offsets", "numeric", "vectors")
+FILES = (
+    "centroids",
+    "components",
+    "idf",
+    "ids",
+    "list_offsets",
+    "meta",
+    "meta_offsets",
+    "numeric",
+    "vectors",
+)
 CHUNK = 50_000  # rows vectorised at a time while building
 
 
@@ -49,7 +63,13 @@ class SimilarityConfig:
     text_weight: float = 0.75  # share of the squared norm given to the text
     svd_sample: int = 50_000  # rows the SVD is fitted on
     seed: int = 0
-    block: int = 1_024  # rows per block for the top-k search
+    block: int = 1_024  # rows per block for the exact top-k search
+    # From this many rows on, rows are grouped in about sqrt(n) lists around k-means
+    # centroids and a query reads only the `probes` lists nearest to it (an inverted file:
+    # approximate, bench/similar.py measures its recall); below it every row is compared.
+    lists_from: int = 50_000
+    probes: int = 24
+    kmeans_sample: int = 100_000
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,23 +161,30 @@ def index_write(
     directory.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=directory))
     try:
-        vectors = np.lib.format.open_memmap(
-            work / "vectors.npy",
-            mode="w+",
-            dtype=np.float32,
-            shape=(n, model.components.shape[1] + len(NUMERIC_FEATURES)),
+        dims = model.components.shape[1] + len(NUMERIC_FEATURES)
+        embedded = np.lib.format.open_memmap(
+            work / "embedded.npy", mode="w+", dtype=np.float32, shape=(n, dims)
         )
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
-            vectors[start:stop] = model.embed(texts[start:stop], numerics[start:stop])
+            embedded[start:stop] = model.embed(texts[start:stop], numerics[start:stop])
+        centroids, order, list_offsets = _lists(embedded, config)
+        vectors = np.lib.format.open_memmap(
+            work / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, dims)
+        )
+        for start in range(0, n, CHUNK):
+            vectors[start : start + CHUNK] = embedded[order[start : start + CHUNK]]
         vectors.flush()
-        del vectors
-        blobs = [json.dumps(m, sort_keys=True, default=str).encode() for m in meta]
+        del vectors, embedded
+        (work / "embedded.npy").unlink()
+        np.save(work / "centroids.npy", centroids)
+        np.save(work / "list_offsets.npy", list_offsets)
+        blobs = [json.dumps(meta[i], sort_keys=True, default=str).encode() for i in order]
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum([len(b) for b in blobs], out=offsets[1:])
         np.save(work / "meta.npy", np.frombuffer(b"".join(blobs) or b" ", dtype=np.uint8))
         np.save(work / "meta_offsets.npy", offsets)
-        np.save(work / "ids.npy", np.asarray(merchant_ids, dtype=np.int64))
+        np.save(work / "ids.npy", np.asarray(merchant_ids, dtype=np.int64)[order])
         np.save(work / "components.npy", model.components)
         np.save(work / "idf.npy", model.idf)
         np.save(work / "numeric.npy", model.numeric)
@@ -173,6 +200,29 @@ def index_write(
         shutil.rmtree(work, ignore_errors=True)
         raise
     return final, digest
+
+
+def _lists(vectors: np.ndarray, config: SimilarityConfig) -> tuple[np.ndarray, ...]:
+    """(centroids, the rows' order grouped by list, each list's first row and the end).
+    Below `lists_from` rows: no centroids, the rows in their own order, one list."""
+    n, dims = vectors.shape
+    if n < config.lists_from:
+        return np.zeros((0, dims), np.float32), np.arange(n), np.array([0, n], np.int64)
+    rng = np.random.default_rng(config.seed)
+    sample = np.sort(rng.choice(n, size=min(n, config.kmeans_sample), replace=False))
+    kmeans = MiniBatchKMeans(
+        n_clusters=int(np.sqrt(n)), batch_size=8_192, n_init=1, random_state=config.seed
+    ).fit(np.asarray(vectors[sample]))
+    centroids = normalize(kmeans.cluster_centers_.astype(np.float32), norm="l2")
+    nearest = np.concatenate(
+        [
+            np.argmax(np.asarray(vectors[start : start + CHUNK]) @ centroids.T, axis=1)
+            for start in range(0, n, CHUNK)
+        ]
+    )
+    order = np.argsort(nearest, kind="stable")
+    offsets = np.searchsorted(nearest[order], np.arange(len(centroids) + 1)).astype(np.int64)
+    return centroids, order, offsets
 
 
 def _holds(folder: Path, digest: str) -> bool:
@@ -212,6 +262,8 @@ class SimilarityIndex:
         self.ids: np.ndarray = arrays["ids"]
         self._meta: np.ndarray = arrays["meta"]
         self._offsets: np.ndarray = arrays["meta_offsets"]
+        self._centroids = np.asarray(arrays["centroids"])
+        self._lists = np.asarray(arrays["list_offsets"])
         self._model = _Model(
             np.asarray(arrays["components"]),
             np.asarray(arrays["idf"]),
@@ -228,18 +280,38 @@ class SimilarityIndex:
         return value
 
     def query(
-        self, text: str, numerics: np.ndarray, *, k: int = 5, exclude: int | None = None
+        self,
+        text: str,
+        numerics: np.ndarray,
+        *,
+        k: int = 5,
+        exclude: int | None = None,
+        exhaustive: bool = False,
     ) -> list[Neighbour]:
-        """The k rows nearest to one merchant, best first, never the merchant ``exclude``."""
+        """The k rows nearest to one merchant, best first, never the merchant ``exclude``.
+        ``exhaustive`` compares every row even in a large index (the bench's recall)."""
         vector = self._model.embed([text], np.asarray(numerics).reshape(1, -1))[0]
-        scores = self.vectors @ vector
-        rows = _top(scores, k + 1, self.config.block)
+        if len(self._centroids) and not exhaustive:
+            near = self._centroids @ vector
+            probes = min(self.config.probes, len(near))
+            chosen = np.sort(np.argpartition(-near, probes - 1)[:probes])
+            spans = [(int(self._lists[c]), int(self._lists[c + 1])) for c in chosen]
+            rows_read = np.concatenate([np.arange(a, b) for a, b in spans])
+            scores = np.concatenate([self.vectors[a:b] @ vector for a, b in spans])
+        else:
+            rows_read = np.arange(len(self))
+            scores = np.asarray(self.vectors @ vector)
+        best = _top(scores, k + 1, self.config.block)
         out = [
-            Neighbour(int(r), int(self.ids[r]), float(min(1.0, max(0.0, scores[r]))))
-            for r in rows
-            if int(self.ids[r]) != exclude
+            Neighbour(int(rows_read[i]), int(self.ids[rows_read[i]]), _clip(scores[i]))
+            for i in best
+            if int(self.ids[rows_read[i]]) != exclude
         ]
         return out[:k]
+
+
+def _clip(score: float) -> float:
+    return float(min(1.0, max(0.0, score)))
 
 
 def _top(scores: np.ndarray, k: int, block: int) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from supportability.ml.similarity import _top
+from supportability.ml.similarity import SimilarityConfig, _top
 from supportability.models import AuditEvent, Merchant, SimilarityIndex
 from supportability.services import similarity
 from supportability.services.similarity import (
@@ -294,3 +294,18 @@ def test_the_panel_says_why_it_is_empty() -> None:
     )
 
     assert "No index yet: soon" in html
+
+
+def test_a_large_index_read_through_its_nearest_lists_still_finds_the_twin() -> None:
+    merchants = world(copies=10)
+    twin = MerchantFactory.create(
+        name="Lucky Spin Casino 7",
+        description="Online slots, roulette and sports betting!",
+        website_text="Bet now, win big.",
+    )
+    config = SimilarityConfig(lists_from=20, probes=2)  # 61 rows in 7 lists, 2 read
+    similarity_index_build(rows=[decided(m) for m in [*merchants, twin]], config=config)
+
+    panel = similar_decisions(merchant=casino_under_review())
+
+    assert panel.neighbours[0].merchant_id == twin.pk
