@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from labeling.models import Label, Lease, ReviewItem
-from supportability.models import AuditEvent, ModelVersion, TrainingRun
+from supportability.models import TrainingRun
 
 from .models import (
     Adjudication,
@@ -19,16 +19,6 @@ from .models import (
     QualityRun,
     ReviewSettings,
 )
-
-
-def audit_recent(*, limit: int = 30) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.select_related("actor", "merchant").order_by("-id")[:limit]
-
-
-def models_recent(*, limit: int = 10) -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.exclude(status=ModelVersion.Status.EXTERNAL).defer("artifact")[
-        :limit
-    ]
 
 
 def run_latest() -> TrainingRun | None:
