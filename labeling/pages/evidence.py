@@ -132,13 +132,17 @@ def _terms(shown: list[Any], description: str, website_text: str) -> list[ModelT
             for place, found in (("description", in_description), ("website text", in_website))
             if term.term in found
         ]
-        found_in = (
-            "in the " + " and ".join(places)
-            if places
-            else "not in the text shown (the name, or a country or MCC tag)"
-        )
+        found_in = "in the " + " and ".join(places) if places else _not_in_text(term.term)
         terms.append(ModelTerm(term.term, term_label(term.term), term.weight, rank, found_in))
     return terms
+
+
+def _not_in_text(term: str) -> str:
+    if term.startswith("mcc_"):
+        return "from the merchant's MCC"
+    if term.startswith("country_"):
+        return "from the merchant's country"
+    return "not in the text shown (in the merchant's name)"
 
 
 def _terms_note(explanation: Any, shown: list[Any], hidden_reason: str) -> str:
@@ -150,7 +154,8 @@ def _terms_note(explanation: Any, shown: list[Any], hidden_reason: str) -> str:
     if not shown:
         return f"No highlights: the {left_out} words that raised the score are filler (like “for”)."
     if left_out:
-        return f"{left_out} filler words (like “for”) left out."
+        words = "word" if left_out == 1 else "words"
+        return f"{left_out} filler {words} (like “for”) left out."
     return ""
 
 

@@ -123,12 +123,13 @@ def term_label(term: str) -> str:
 
 def term_is_filler(term: str) -> bool:
     """True when the n-gram carries no word of its own: every token a stop word, a number
-    or a single letter ("for", "is our", "20 this"), or a phrase that only adds such a token
-    to a word counted by itself ("of retail" says no more than "retail"). Negations are
-    words here: "no prescription" and "without licence" are evidence."""
+    or a single letter ("for", "no", "is our", "20 this"), or a phrase that only adds such a
+    token to a word counted by itself ("of retail" says no more than "retail"). A negation
+    with a word is evidence: "no prescription", "without licence"."""
     tokens = term.lower().split()
-    weak = [token not in _NEGATIONS and _is_weak(token) for token in tokens]
-    return all(weak) or (len(tokens) > 1 and any(weak))
+    if all(_is_weak(token) for token in tokens):
+        return True
+    return len(tokens) > 1 and any(t not in _NEGATIONS and _is_weak(t) for t in tokens)
 
 
 _NEGATIONS = frozenset({"no", "not", "nor", "without", "never", "none", "cannot", "nobody"})
