@@ -4,6 +4,7 @@ saw, the policy that applies, and what was decided before."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,6 +59,7 @@ def evidence(*, lease: Lease | None, user: Any) -> dict[str, Any]:
         return {}
     item = lease.item
     merchant = item.merchant
+    now = timezone.now()
     score = lease.score if not item.score_hidden else None
     hidden_reason = _model_hidden_reason(lease)
     explanation = explanation_read(score.explanation) if score is not None else None
@@ -84,7 +86,7 @@ def evidence(*, lease: Lease | None, user: Any) -> dict[str, Any]:
                 model_hidden_reason=hidden_reason,
             ),
             sla=sla_state(
-                created_at=item.created_at, sla_minutes=item.queue.sla_minutes, now=timezone.now()
+                created_at=_waiting_since(lease), sla_minutes=item.queue.sla_minutes, now=now
             ),
             policy_version=selectors.policy_current(),
             predicted=score.predicted_category if score is not None else None,
@@ -101,6 +103,12 @@ def evidence(*, lease: Lease | None, user: Any) -> dict[str, Any]:
         if isinstance(extra, dict):
             context.update(extra)
     return context
+
+
+def _waiting_since(lease: Lease) -> datetime:
+    """A gold item waits in the queue for ever (every analyst labels it once): its age
+    would give it away, so it counts from this analyst's claim, as a fresh item would."""
+    return lease.claimed_at if lease.item.gold_id is not None else lease.item.created_at
 
 
 def _model_hidden_reason(lease: Lease) -> str:

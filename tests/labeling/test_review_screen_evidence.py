@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from django.utils.html import escape
 
 from labeling.models import Lease, ReviewItem
@@ -19,6 +20,7 @@ from review.pages.analyst_screen import EarlierDecisions, earlier_decisions
 from supportability.models import PolicyCategory, PolicyVersion
 from tests.clients import logged_in
 from tests.factories import (
+    LeaseFactory,
     MerchantFactory,
     ReviewItemFactory,
     clean_label,
@@ -284,3 +286,20 @@ def test_the_review_screen_runs_a_fixed_number_of_queries(analyst, django_assert
     # app's earlier decisions: adjudications and the clean label (2).
     with django_assert_num_queries(14):
         assert client.get("/queue/").status_code == 200
+
+
+def test_a_gold_item_does_not_show_its_age_in_the_queue(analyst, lead):
+    from labeling import services
+    from labeling.pages.evidence import evidence
+    from labeling.selectors import lease_for_review
+
+    answer = services.gold_create(
+        actor=lead,
+        merchant=MerchantFactory(name="Old Gold"),
+        data=services.LabelInput("prohibited", "weapons", "known", "k-gold"),
+    )
+    gold = ReviewItem.objects.get(gold=answer)
+    ReviewItem.objects.filter(pk=gold.pk).update(created_at=timezone.now() - timedelta(days=40))
+    lease = LeaseFactory(item=gold, holder=analyst)
+    shown = evidence(lease=lease_for_review(lease_id=lease.pk), user=analyst)["evidence"]
+    assert shown.sla.text == "waiting 0 min of 24 h" and not shown.sla.breached
