@@ -79,6 +79,7 @@ class Verdict:
     headline: str  # e.g. "Not enough evidence: 38 labels, 6 of 7 categories below 30"
     reasons: list[str]  # the gate's reasons, after its headline
     held: bool  # a candidate the gate did not pass, with no run under way for it
+    gate_passed: bool = False  # what the chain's gate said then (before it counted evidence)
 
     @property
     def passed(self) -> bool:
@@ -112,9 +113,9 @@ def _verdict(gate: Mapping[str, Any], evaluation: Evaluation | None, held: bool)
         if gate.get("passed"):
             detail.append("The gate of the day passed it without counting its evidence.")
         headline = f"Not enough evidence: {evidence.summary}"
-        return Verdict(NOT_ENOUGH_EVIDENCE, headline, detail + kept, held)
+        return Verdict(NOT_ENOUGH_EVIDENCE, headline, detail + kept, held, bool(gate.get("passed")))
     if gate.get("passed"):
-        return Verdict(PASSED, f"Passed on {evidence.summary}", kept, False)
+        return Verdict(PASSED, f"Passed on {evidence.summary}", kept, False, True)
     return Verdict(FAILED, f"Failed: worse than the champion on {evidence.summary}", kept, held)
 
 

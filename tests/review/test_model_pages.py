@@ -456,3 +456,20 @@ def test_missing_figures_say_why(lead):
     page = client.get(f"/lead/models/{bare.pk}/").content.decode()
     training = page[page.index('id="training"') : page.index("</section>", page.index("training"))]
     assert "not recorded" in training and "none stored" in training and "—" not in training
+
+
+def test_a_champion_the_old_gate_passed_is_not_said_to_be_promoted_by_a_lead(lead):
+    candidate = _candidate_with_gate(_small_evaluation(), {"passed": True, "reasons": []})
+    ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).update(status="retired")
+    ModelVersion.objects.filter(pk=candidate.pk).update(status=ModelVersion.Status.CHAMPION)
+    html = logged_in(lead).get(f"/lead/models/{candidate.pk}/").content.decode()
+    verdict = _verdict_text(html)
+    assert verdict.startswith("Not enough evidence: 38 labels") and "by a lead" not in verdict
+
+
+def test_a_champion_a_lead_promoted_over_the_gate_says_so(lead):
+    candidate = _held_candidate()
+    ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).update(status="retired")
+    ModelVersion.objects.filter(pk=candidate.pk).update(status=ModelVersion.Status.CHAMPION)
+    html = logged_in(lead).get(f"/lead/models/{candidate.pk}/").content.decode()
+    assert _verdict_text(html).endswith("; promoted by a lead over it.")
