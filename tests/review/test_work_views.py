@@ -418,6 +418,7 @@ def _signoff_screen(make_user, pair) -> str:
     escalated_item(pair, [("prohibited", "sanctioned-jurisdictions"), OK])
     maker, checker = make_user("lead", username="maker"), make_user("lead", username="checker")
     lease = services.lead_claim(user=maker, work=services.Work.ADJUDICATE)
+    assert lease is not None
     services.adjudication_submit(
         user=maker,
         item_id=lease.item_id,
@@ -433,7 +434,8 @@ def _audit_screen(analyst, lead) -> str:
     services.review_settings_update(
         actor=lead, audit_rate=1, audit_floor=1, audit_cap=1, four_eyes=[]
     )
-    label_through_services(analyst, ReviewItemFactory(), "supportable", "none")
+    item: ReviewItem = ReviewItemFactory()
+    label_through_services(analyst, item, "supportable", "none")
     services.qa_audits_draw()
     return _screen(logged_in(lead), "audit")
 
