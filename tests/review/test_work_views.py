@@ -434,7 +434,7 @@ def _audit_screen(analyst, lead) -> str:
     services.review_settings_update(
         actor=lead, audit_rate=1, audit_floor=1, audit_cap=1, four_eyes=[]
     )
-    item: ReviewItem = ReviewItemFactory()
+    item: ReviewItem = ReviewItemFactory.create()
     label_through_services(analyst, item, "supportable", "none")
     services.qa_audits_draw()
     return _screen(logged_in(lead), "audit")
