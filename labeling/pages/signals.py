@@ -62,7 +62,11 @@ def signals_panel(
         else:
             shown = _FORMATS[feature](value)
             rank = table.percentile(feature, value) if table is not None else None
-            percentile = _percentile_words(rank) if rank is not None else "no percentile"
+            percentile = (
+                _percentile_words(rank)
+                if rank is not None
+                else "no percentile: no merchants to compare with yet"
+            )
         direction, effect = _effect(feature, contributions, model_signals, model_hidden_reason)
         rows.append(
             SignalRow(feature, feature_label(feature), shown, percentile, rank, direction, effect)
@@ -97,6 +101,6 @@ def _effect(
 def _basis(table: PopulationTable | None) -> str:
     if table is None:
         return "No percentiles: there are no merchants to compare with yet."
-    when = timezone.localtime(table.computed_at).strftime("%H:%M")
+    when = timezone.localtime(table.computed_at).strftime("%H:%M %Z")
     sample = " (a sample of every k-th merchant)" if table.sampled else ""
     return f"Percentiles among {table.merchants:,} merchants{sample}, computed at {when}."
