@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 
@@ -208,8 +209,8 @@ def retrain_evaluate(*, run_id: int) -> TrainingRun | None:
     if ours is None:
         verdict = {"passed": False, "reasons": ["No held-out labels to evaluate on yet."]}
     else:
-        result = gate(ours, theirs)
-        verdict = {"passed": result.passed, "reasons": list(result.reasons)}
+        result = gate(ours, theirs, min_labels_per_category=settings.GATE_MIN_LABELS_PER_CATEGORY)
+        verdict = result.as_dict()
     with transaction.atomic():
         still = _still_at(run_id, "evaluate")
         if still is None:

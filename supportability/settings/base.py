@@ -231,6 +231,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 LEASE_SECONDS = int(os.environ.get("LEASE_SECONDS", "600"))
 # How long after a label its analyst may take it back (Undo on the review screen).
 LABEL_UNDO_SECONDS = 30
+# The promotion gate's evidence: held-out labels each category needs before the gate may
+# pass a candidate (supportability.ml.evaluation.gate); fewer, and a lead decides.
+GATE_MIN_LABELS_PER_CATEGORY = int(os.environ.get("GATE_MIN_LABELS_PER_CATEGORY", "30"))
 
 LOGGING = {
     "version": 1,

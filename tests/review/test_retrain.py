@@ -131,6 +131,23 @@ def _scrambled_retrain(lead, capture) -> TrainingRun:
     return run
 
 
+def test_a_candidate_on_too_little_evidence_is_held_for_a_lead(
+    settled, lead, settings, django_capture_on_commit_callbacks
+):
+    """The gate's own minimum: the rarer categories of 400 held-out labels have fewer than
+    30 each, so however good the candidate, a lead decides."""
+    settings.GATE_MIN_LABELS_PER_CATEGORY = 30
+    first = ModelVersion.objects.get(status="champion")
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.retrain_start(actor=lead)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.HELD
+    assert run.gate["verdict"] == "not enough evidence"
+    assert run.gate["reasons"][0].startswith("Not enough evidence: ")
+    assert "categories below 30" in run.gate["reasons"][0]
+    assert ModelVersion.objects.get(status="champion") == first
+
+
 def test_a_worse_candidate_is_held_for_a_lead(settled, lead, django_capture_on_commit_callbacks):
     run = _scrambled_retrain(lead, django_capture_on_commit_callbacks)
     champion = ModelVersion.objects.get(status="champion")
