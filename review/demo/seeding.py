@@ -5,10 +5,12 @@ of review."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
+import time_machine
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -30,7 +32,7 @@ from supportability.services import (
 )
 
 from ..services import DEMO_MODEL_NAME, queue_draw_now, queue_top_up, similar_index_refresh
-from .history import history_seed
+from .history import history_seed, history_start
 
 DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("analyst", Role.ANALYST, "analyst-demo-pw"),
@@ -77,8 +79,12 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7, history: bool = True) ->
     rng = np.random.default_rng(seed)
     world = generate_merchants(merchants, seed=seed)
     # All or nothing: a seed that fails half-way leaves no half-world behind to trip over
-    # the next `make run`.
-    with transaction.atomic():
+    # the next `make run`. With a history, the world is made DAYS + 1 days ago and the
+    # simulated reviews play out over the days since (demo/history.py).
+    clock = (
+        time_machine.travel(history_start(), tick=False) if history else contextlib.nullcontext()
+    )
+    with clock as traveller, transaction.atomic():
         created = merchants_create(
             {
                 "external_id": m.external_id,
@@ -126,10 +132,8 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7, history: bool = True) ->
             queue_draw_now(queue_id=queue.pk, rng=rng).new_items for _ in range(DEMO_ROUNDS)
         )
         _seed_gold(seed_rows, rng)
-        if history:
-            history_seed(rng=rng)
-            # The queue ran low while they worked: the next round, as the beat would draw it.
-            queue_top_up(queue_id=queue.pk, rng=rng)
+        if traveller is not None:
+            history_seed(rng=rng, traveller=traveller)
         audit_record(
             actor=None,
             verb="demo.seed",
@@ -137,8 +141,10 @@ def demo_seed(*, merchants: int = 5_000, seed: int = 7, history: bool = True) ->
             after={"merchants": len(created), "queued": queued, "seed": seed},
         )
     if history:
-        # The analyst's "similar past decisions" from the first claim on (after this, the
-        # retraining chain keeps the index up to date).
+        # Today: the queue ran low while they worked, so the next round, as the beat would
+        # draw it; and the analyst's "similar past decisions" from the first claim on (after
+        # this, the retraining chain keeps the index up to date).
+        queue_top_up(queue_id=queue.pk, rng=rng)
         similar_index_refresh(actor=None)
     return DemoSummary(
         created=True, merchants=len(created), queued=queued, model=str(model_version)
