@@ -34,7 +34,8 @@ def test_a_malformed_stored_explanation_reads_as_unavailable(analyst):
     assert page.status_code == 200
     html = page.content.decode()
     assert "Explanation unavailable" in html
-    assert "<dt>Monthly volume</dt><dd>unavailable</dd>" in html
+    volume = html[html.index('<tr data-feature="monthly_volume">') :]
+    assert "unavailable: the stored value is not a number" in volume[: volume.index("</tr>")]
     claim = api_as(analyst).post("/api/v1/queue/claim/").json()  # the same item (one lease)
     assert claim["score"]["explanation"] is None
 
