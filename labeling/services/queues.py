@@ -19,6 +19,7 @@ from ..models import BanditReward, GoldAnswer, Queue, ReviewItem
 from ..strategies import STRATEGIES
 from .errors import InvalidInput, LabelInvalid
 from .labels import LabelInput, validate_label
+from .sla import SLA_BOOST
 
 REPRIORITISE_BATCH = 20_000
 RESCORE_CONNECTIONS = 2
@@ -264,8 +265,13 @@ RESCORE_POSTGRES = """
       AND s.merchant_id = i.merchant_id AND s.model_version_id = %s
 """
 # Items a sampling round drew keep their place (rounds are worked in order, so that each
-# round's estimates complete); the rest are ranked by the new score.
-_PRIORITY = "CASE WHEN i.sampling_round_id IS NULL THEN s.probability ELSE i.priority END"
+# round's estimates complete); the rest are ranked by the new score, and those past their
+# queue's SLA keep the raise they got for it (services.sla) on top of it.
+_PRIORITY = (
+    "CASE WHEN i.sampling_round_id IS NOT NULL THEN i.priority"
+    f" WHEN i.sla_breached_at IS NOT NULL THEN s.probability + {SLA_BOOST!r}"
+    " ELSE s.probability END"
+)
 RESCORE = RESCORE.format(priority=_PRIORITY)
 RESCORE_POSTGRES = RESCORE_POSTGRES.format(priority=_PRIORITY)
 

@@ -88,3 +88,19 @@ def test_queue_stats_count_queued_items_past_the_target():
 def test_the_beat_runs_the_raise_every_minute(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["raise-sla-breaches"]
     assert entry == {"task": "labeling.tasks.sla_breaches_raise", "schedule": 60.0}
+
+
+def test_a_new_models_reranking_keeps_the_raise_of_an_item_past_its_sla():
+    from labeling.services import queue_reprioritise
+    from tests.factories import ModelVersionFactory, ScoreFactory
+
+    late, fresh = _aged(30, priority=0.2), _aged(1, priority=0.2)
+    sla_breaches_raise()
+    model = ModelVersionFactory()
+    ScoreFactory(merchant=late.merchant, model_version=model, probability=0.4)
+    ScoreFactory(merchant=fresh.merchant, model_version=model, probability=0.9)
+    queue_reprioritise(model_version=model, actor=None)
+    late.refresh_from_db()
+    fresh.refresh_from_db()
+    assert late.priority == pytest.approx(0.4 + SLA_BOOST)  # the new score, still raised
+    assert fresh.priority == pytest.approx(0.9)
