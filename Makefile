@@ -67,7 +67,8 @@ test: install
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 screenshots: install
-	SCREENSHOT_DIR=$(CURDIR)/docs REQUIRE_BROWSER=1 $(PY) -m pytest -p no:xdist tests/browser
+	SCREENSHOT_DIR=$(CURDIR)/docs REQUIRE_BROWSER=1 $(PY) -m pytest -p no:xdist \
+	  tests/browser/test_screenshots.py tests/browser/test_retrain_flow.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -66,5 +66,6 @@ def test_lead_sets_the_mix_draws_a_round_and_reads_the_estimates(live_server, br
     lead.goto(f"{base}/lead/")
     table = lead.inner_text("#estimates-table")
     assert "Violating (restricted or prohibited)" in table and "Recall of the model" in table
+    lead.click("#automation-bias summary")  # folded away on the overview
     assert "Score hidden" in lead.inner_text("#bias-table")
     lead.locator("#estimates").screenshot(path=str(SHOTS / "lead-estimates.png"))

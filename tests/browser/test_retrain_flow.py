@@ -42,21 +42,30 @@ def test_lead_retrains_and_reads_the_new_models_page(live_server, browser, monke
     first = ModelVersion.objects.get(status="champion")
     base = live_server.url
 
-    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
     login(page, base, "lea")
     page.goto(f"{base}/lead/")
     page.click("#retrain")  # Celery is eager in tests: the chain runs within the request
     page.wait_for_selector("#run-result", timeout=60_000)
     run = TrainingRun.objects.get()
-    assert run.status == TrainingRun.Status.SUCCEEDED, (run.message, run.gate)
-    assert f"Retraining #{run.pk} succeeded" in page.inner_text("#run-result")
-    champion = ModelVersion.objects.get(status="champion")
-    assert champion != first
+    # 2,000 merchants hold out about 400 labels, a handful per violating category: too
+    # little evidence for the gate, so the candidate waits for a lead, and says why.
+    assert run.status == TrainingRun.Status.HELD, (run.message, run.gate)
+    assert f"Retraining #{run.pk} candidate held for a lead" in page.inner_text("#run-result")
+    assert ModelVersion.objects.get(status="champion") == first
+    candidate = ModelVersion.objects.get(pk=run.model_version_id)
 
-    page.click(f"#models a[href='/lead/models/{champion.pk}/']")
-    page.wait_for_url(f"{base}/lead/models/{champion.pk}/")
+    page.click(f"#models a[href='/lead/models/{candidate.pk}/']")
+    page.wait_for_url(f"{base}/lead/models/{candidate.pk}/")
     comparison = page.inner_text("#comparison")
     assert "PR-AUC" in comparison and str(first) in page.inner_text("main")
     assert page.locator("#reliability").count() == 1 and page.locator("#pr-curve").count() == 1
-    assert "Passed" in page.inner_text("#gate-verdict")
-    page.screenshot(path=str(SHOTS / "model-page.png"), full_page=True)
+    verdict = page.inner_text("#gate-verdict")
+    assert "Not enough evidence" in verdict and "categories below 30" in verdict
+    assert "Passed" not in verdict
+    page.screenshot(path=str(SHOTS / "model-page.png"))
+
+    # The lead decides: promoting rescores every merchant and makes it the champion.
+    page.click("#promote-form button")
+    page.wait_for_load_state()
+    assert ModelVersion.objects.get(status="champion") == candidate

@@ -31,7 +31,8 @@ def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_serv
     lead_page = browser.new_page()
     login(lead_page, base, "lea")
     lead_page.wait_for_url(f"{base}/lead/")
-    assert "No labels yet" in lead_page.inner_text("#labels")
+    lead_page.click("#recent-labels summary")  # the live table loads when opened
+    lead_page.wait_for_selector("#labels:has-text('No labels yet')")
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     login(page, base, "ana")
@@ -46,7 +47,7 @@ def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_serv
     page.keyboard.press("Escape")
     page.keyboard.press("r")
     page.keyboard.type("Injectable peptides sold for human use.")
-    page.screenshot(path=str(SHOTS / "review-screen.png"))
+    page.screenshot(path=str(SHOTS / "review-flow.png"))
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#merchant-name:has-text('Corner Bakery')")
     assert "Labelled Peptide Research Supply as prohibited" in page.inner_text(".queue-bar")
@@ -70,4 +71,4 @@ def test_analyst_labels_two_items_with_the_keyboard_and_lead_sees_them(live_serv
     lead_page.wait_for_selector("#labels-table tr:has-text('Corner Bakery')", timeout=30_000)
     table = lead_page.inner_text("#labels-table")
     assert "Peptide Research Supply" in table and "ana" in table
-    lead_page.screenshot(path=str(SHOTS / "lead-dashboard.png"), full_page=True)
+    lead_page.screenshot(path=str(SHOTS / "lead-labels.png"), full_page=True)
