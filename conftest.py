@@ -37,6 +37,15 @@ def _require_real_parts(request: pytest.FixtureRequest) -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache (the per-process one the pages use for the
+    percentile table and the estimates), as a new server process would."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
     from tests.factories import UserFactory

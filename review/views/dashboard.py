@@ -18,7 +18,7 @@ from supportability.models import TrainingRun
 from supportability.roles import Role
 
 from .. import selectors, services
-from ..pages.estimates import automation_bias, estimates_current
+from ..pages.estimates import automation_bias, estimates_cached
 from ..pages.overview import models_recent, overview
 
 
@@ -34,7 +34,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             "run": page.chain.run,
             "run_state": page.chain.state,
             "models": page.models,
-            "estimates": (estimates := estimates_current()),
+            "estimates": (estimates := estimates_cached()),
             "category_rows": [row for row in estimates.rows if row.kind == "category"],
             "bias": automation_bias(),
         },
