@@ -48,7 +48,7 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
     later and can't make a circle at import time, but are counted for the chain rule)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = _module_name(path) if path.name == "__init__.py" else _module_name(path.parent)
-    found = set()
+    found: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)

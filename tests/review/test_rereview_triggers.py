@@ -112,8 +112,8 @@ def test_an_undecided_merchant_is_not_sent_for_a_second_look(make_user):
 
 
 def _champions(merchant, before: float, after: float) -> tuple[ModelVersion, ModelVersion]:
-    old = ModelVersionFactory(status=ModelVersion.Status.RETIRED)
-    new = ModelVersionFactory(status=ModelVersion.Status.CHAMPION)
+    old = ModelVersionFactory.create(status=ModelVersion.Status.RETIRED)
+    new = ModelVersionFactory.create(status=ModelVersion.Status.CHAMPION)
     ScoreFactory(merchant=merchant, model_version=old, probability=before)
     ScoreFactory(merchant=merchant, model_version=new, probability=after)
     return old, new
