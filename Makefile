@@ -68,7 +68,8 @@ test: install
 
 screenshots: install
 	SCREENSHOT_DIR=$(CURDIR)/docs REQUIRE_BROWSER=1 $(PY) -m pytest -p no:xdist \
-	  tests/browser/test_screenshots.py tests/browser/test_retrain_flow.py
+	  tests/browser/test_active_learning_flow.py tests/browser/test_adjudication_flow.py \
+	  tests/browser/test_retrain_flow.py tests/browser/test_screenshots.py
 
 lint: install
 	$(VENV)/bin/ruff check .
