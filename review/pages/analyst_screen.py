@@ -21,7 +21,13 @@ from supportability.models import Decision
 from ..models import Adjudication, CleanLabel, QaAudit
 
 SHOWN = 5
-_OPEN = (ReviewItem.Status.QUEUED, ReviewItem.Status.LEASED)
+# Open for labels or for a lead's decision: its labels are still blind.
+_OPEN = (
+    ReviewItem.Status.QUEUED,
+    ReviewItem.Status.LEASED,
+    ReviewItem.Status.ESCALATED,
+    ReviewItem.Status.SIGNOFF,
+)
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,10 @@ def _consensus(item: ReviewItem) -> EarlierDecision | None:
         .only("pk", "rationale", "decision", "created_at", "item__status")
         .order_by("created_at")
     )
+    if len(labels) != len(ids):
+        return None  # a label it counted was taken back (undo) since: not a decision
     if any(label.item.status in _OPEN for label in labels):
-        return None  # it counts a label of an item still open for labels: blind
+        return None  # it counts a label of an item still open (for labels or a lead): blind
     rationale = _rationale(clean, labels)
     decided = max((label.created_at for label in labels), default=clean.computed_at)
     return EarlierDecision(

@@ -186,6 +186,23 @@ def test_a_hidden_score_item_shows_no_highlights_and_no_predicted_category(analy
     assert "held back on this item" in html
 
 
+def test_a_hidden_score_item_does_not_say_why_the_merchants_other_items_were_queued(analyst):
+    """Why an item was drawn (risk, uncertainty...) is the model's view too."""
+    from labeling.models import Queue
+
+    merchant = MerchantFactory(name="Seen Twice")
+    other_queue = Queue.objects.create(slug="second", name="Second")
+    ReviewItemFactory(
+        merchant=merchant,
+        queue=other_queue,
+        reason=ReviewItem.Reason.RISK,
+        status=ReviewItem.Status.ESCALATED,
+    )
+    html = _screen(analyst, merchant=merchant, score_hidden=True)
+    others = _section(html, "open-items")
+    assert "Second" in others and "Risk sample" not in others
+
+
 def test_the_header_shows_the_lease_and_the_age_against_the_queue_sla(analyst):
     item = ReviewItemFactory()
     ReviewItem.objects.filter(pk=item.pk).update(created_at=item.created_at - timedelta(hours=3))
@@ -210,6 +227,9 @@ def test_other_open_items_show_their_queue_and_status_but_not_their_labels(make_
     label_through_services(bob, earlier, "supportable", "none", "SECRET-BOB-RATIONALE")
     earlier.refresh_from_db()
     assert earlier.status == ReviewItem.Status.ESCALATED
+    # The clean labels refreshed meanwhile: an estimate from the two blind labels exists,
+    # and must not show while a lead has not decided the dispute.
+    review_services.clean_labels_refresh()
     html = _screen(cat, merchant=merchant)
     others = _section(html, "open-items")
     assert "General" in others and "Escalated to a lead" in others
