@@ -5,8 +5,9 @@ beside the submit it reverses.)
 A label sets things moving: it ends its lease and moves the item on (queued for the next
 blind label, escalated to a lead, or done); a second analyst or a lead may then open the
 item, a lead may audit or adjudicate the label, and a training snapshot may freeze the
-merchant's clean label. Undo refuses once any of that has happened. The consensus table
-(review's clean labels) is derived: its next refresh simply no longer sees the label."""
+merchant's clean label. Undo refuses once any of that has happened, once review's
+consensus for the merchant has been computed since the label, and when the label was not
+the item's first (its author would see how the item settled before trying again)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from supportability.audit import audit_event, audit_record_many
-from supportability.models import AuditEvent, LabelSnapshotRow
+from supportability.models import AuditEvent, LabelSnapshotRow, Merchant
 
 from ..models import Label, Lease, ReviewItem
 from .claims import lease_ttl
@@ -57,6 +58,10 @@ def _moved_on(label: Label, item: ReviewItem) -> str | None:
     below can start while we look."""
     if Label.objects.filter(item_id=item.pk, pk__gt=label.pk).exists():
         return "someone else has labelled this merchant since"
+    if Label.objects.filter(item_id=item.pk).exclude(pk=label.pk).exists():
+        # Yours was not the first blind label: how the item settled (agreed, or sent to a
+        # lead) shows on the page, and a second try would label with that knowledge.
+        return "a colleague labelled this merchant before you, blind; your label stands"
     if Lease.objects.filter(item_id=item.pk, pk__gt=label.lease_id).exists():
         return "a colleague or a lead has opened this merchant since"
     left_in = (
@@ -82,6 +87,15 @@ def _moved_on(label: Label, item: ReviewItem) -> str | None:
         recorded = {relation.field.name: item, f"{stamp}__gte": label.created_at}
         if model._default_manager.filter(**recorded).exists():
             return f"a lead has taken it up ({model._meta.verbose_name})"
+    # What a higher layer derives for the whole merchant (review's consensus, one row per
+    # merchant) computed since the label may count it.
+    for relation in _reverse_relations(Merchant):
+        model = relation.related_model
+        if not relation.one_to_one or "computed_at" not in {x.name for x in model._meta.fields}:
+            continue
+        since = {relation.field.name: label.merchant_id, "computed_at__gte": label.created_at}
+        if model._default_manager.filter(**since).exists():
+            return "the merchant's consensus has been computed with it since"
     if LabelSnapshotRow.objects.filter(
         merchant_id=label.merchant_id, snapshot__created_at__gte=label.created_at
     ).exists():

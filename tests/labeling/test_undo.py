@@ -121,3 +121,26 @@ def test_undo_is_refused_when_the_item_moved_on(analyst):
     ReviewItem.objects.filter(pk=first.pk).update(status=ReviewItem.Status.ESCALATED)
     with pytest.raises(services.UndoRefused, match="moved on"):
         services.label_undo(user=analyst, label_id=label.pk)
+
+
+def test_the_second_blind_label_cannot_be_taken_back(analyst, make_user):
+    """The second analyst would see how the item settled (agreed, or to a lead) and could
+    relabel to match the first: blind labelling would not hold."""
+    first_analyst = make_user(username="first")
+    item = ReviewItemFactory(priority=0.9, required_labels=2)
+    label_through_services(first_analyst, item, "prohibited", "gambling", "Casino.")
+    second = label_through_services(analyst, item, "supportable", "none")
+    with pytest.raises(services.UndoRefused, match="colleague labelled this merchant before"):
+        services.label_undo(user=analyst, label_id=second.pk)
+    assert Label.objects.filter(pk=second.pk).exists()
+
+
+def test_undo_is_refused_once_the_consensus_counted_the_label(analyst):
+    from review import services as review
+
+    first, label, _ = _labelled(analyst)
+    review.clean_labels_refresh()
+    with pytest.raises(services.UndoRefused, match="consensus has been computed"):
+        services.label_undo(user=analyst, label_id=label.pk)
+    first.refresh_from_db()
+    assert first.label_count == 1
