@@ -8,18 +8,19 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 from django import forms
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from labeling.fragments import error_fragment
+from labeling.models import GoldAnswer
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.models import Merchant, PolicyCategory
 from supportability.roles import Role, has_role
 
-from ..models import Adjudication
+from ..models import Adjudication, CleanLabel
 from ..pages import audit as browser
 from ..pages import timeline
 from ..pages.timeline_blind import analyst_timeline
@@ -203,6 +204,11 @@ def merchant_timeline(request: HtmxHttpRequest, merchant_id: int) -> HttpRespons
             ).select_related("category", "lead"),
         }
     else:
+        # The object check: an analyst comes here from a past decision, so only a decided
+        # merchant opens, and never one with a gold answer (its open item would show it).
+        decided = CleanLabel.objects.filter(merchant=merchant).exists()
+        if not decided or GoldAnswer.objects.filter(merchant=merchant).exists():
+            raise Http404("No decided merchant with this id.")
         blind = analyst_timeline(merchant_id=merchant.pk)
         chart = (
             timeline.score_chart(timeline.score_points(merchant_id=merchant.pk))

@@ -10,13 +10,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from review.services import quality_compute
 from supportability.ml.evaluation import evaluate, gate
 from supportability.models import LabelSnapshot, ModelVersion, TrainingRun
-from tests.factories import ReviewItemFactory, UserFactory, escalated_item, label_through_services
+from tests.factories import (
+    ReviewItemFactory,
+    UserFactory,
+    clean_label,
+    escalated_item,
+    label_through_services,
+)
 
 from .conftest import axe_report, login
 
@@ -118,6 +123,8 @@ def world() -> World:
         for analyst in (ana, ben):
             label_through_services(analyst, agreed, *OK)
     ReviewItemFactory(priority=0.5, merchant__name="Corner Bakery")
+    # Decided once before (analysts reach a timeline only from a past decision).
+    clean_label(disputed.merchant, decision="supportable", category="none")
     quality_compute()
     return World(disputed_merchant_id=disputed.merchant_id, candidate_id=_models().pk)
 
@@ -150,10 +157,6 @@ def _wrong_password(page: Any, base: str, world: World) -> None:
 
 
 def _reviewer_settings(page: Any, base: str, world: World) -> None:
-    try:
-        resolve("/queue/settings/")
-    except Resolver404:
-        pytest.skip("/queue/settings/ is not built yet")
     page.goto(f"{base}/queue/settings/")
 
 

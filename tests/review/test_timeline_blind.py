@@ -12,6 +12,7 @@ from tests.factories import (
     MerchantFactory,
     ReviewItemFactory,
     ScoreFactory,
+    clean_label,
     escalated_item,
     label_through_services,
 )
@@ -26,6 +27,12 @@ def _url(merchant) -> str:
     return f"/lead/merchants/{merchant.pk}/"
 
 
+def _decided_before(merchant) -> None:
+    """An earlier final decision: analysts reach a timeline from a past decision, so only a
+    decided merchant's opens for them (a new item of it may be open now)."""
+    clean_label(merchant, decision="supportable", category="none")
+
+
 @pytest.fixture
 def colleagues(make_user):
     return [make_user("analyst", username=n) for n in ("bea", "cyd")]
@@ -34,6 +41,7 @@ def colleagues(make_user):
 def test_analyst_sees_no_label_of_an_open_item(analyst, colleagues):
     item = escalated_item(colleagues, [BET, OK], priority=0.9)  # disagreement: with the leads
     assert item.status == ReviewItem.Status.ESCALATED
+    _decided_before(item.merchant)
     html = logged_in(analyst).get(_url(item.merchant)).content.decode()
     timeline = html[html.index('id="timeline"') :]
     assert "bea" not in timeline and "cyd" not in timeline
@@ -46,6 +54,7 @@ def test_analyst_sees_no_label_of_an_open_item(analyst, colleagues):
 def test_analyst_sees_only_the_final_outcome_of_a_closed_item(analyst, colleagues):
     item = escalated_item(colleagues, [BET, BET], priority=0.9)  # agreed: done
     assert item.status == ReviewItem.Status.DONE
+    _decided_before(item.merchant)
     html = logged_in(analyst).get(_url(item.merchant)).content.decode()
     timeline = html[html.index('id="timeline"') :]
     assert "Decided restricted · Gambling" in timeline
@@ -62,20 +71,24 @@ def test_lead_sees_every_label_of_an_open_item(lead, colleagues):
     assert "Labelled restricted · Gambling" in timeline
 
 
-def test_gold_items_stay_open_to_analysts(analyst, lead, colleagues):
+def test_an_undecided_or_gold_merchant_is_not_found_by_analysts(analyst, lead):
+    """The object check: an analyst may not walk the ids to find, say, a gold item's age."""
     from labeling.services import LabelInput, gold_create
 
-    merchant = MerchantFactory()
-    gold_create(actor=lead, merchant=merchant, data=LabelInput(*BET, "the answer", "k-gold"))
-    html = logged_in(analyst).get(_url(merchant)).content.decode()
-    timeline = html[html.index('id="timeline"') :]
-    assert "the answer" not in timeline and "Decided" not in timeline
-    assert "labels stay hidden" in timeline
+    undecided = ReviewItemFactory().merchant
+    gold = MerchantFactory()
+    gold_create(actor=lead, merchant=gold, data=LabelInput(*BET, "the answer", "k-gold"))
+    _decided_before(gold)
+    client = logged_in(analyst)
+    assert client.get(_url(undecided)).status_code == 404
+    assert client.get(_url(gold)).status_code == 404
+    assert logged_in(lead).get(_url(gold)).status_code == 200
 
 
 def test_scores_are_hidden_while_an_open_item_hides_them(analyst):
     item = ReviewItemFactory(score_hidden=True)
     ScoreFactory(merchant=item.merchant, probability=0.93)
+    _decided_before(item.merchant)
     html = logged_in(analyst).get(_url(item.merchant)).content.decode()
     assert 'id="score-chart"' not in html and "0.93" not in html
     assert 'id="scores-hidden"' in html
@@ -83,6 +96,7 @@ def test_scores_are_hidden_while_an_open_item_hides_them(analyst):
 
 def test_scores_are_shown_otherwise(analyst, colleagues):
     item = escalated_item(colleagues, [BET, BET], priority=0.9)
+    _decided_before(item.merchant)
     html = logged_in(analyst).get(_url(item.merchant)).content.decode()
     assert 'id="score-chart"' in html
 
@@ -90,5 +104,6 @@ def test_scores_are_shown_otherwise(analyst, colleagues):
 def test_analysts_own_open_label_is_hidden_too(analyst, colleagues):
     item = ReviewItemFactory(required_labels=2, priority=0.9)
     label_through_services(analyst, item, *BET, rationale="my own reasons")
+    _decided_before(item.merchant)
     html = logged_in(analyst).get(_url(item.merchant)).content.decode()
     assert "my own reasons" not in html
