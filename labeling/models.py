@@ -8,6 +8,8 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
 
 from supportability.models import (
     Decision,
@@ -169,6 +171,10 @@ class ReviewItem(models.Model):
     )
     # Automation-bias control: the analyst is not shown the model's score or explanation.
     score_hidden = models.BooleanField(default=False)
+    # When the item last entered the queue: created, or sent back for a second look. Its
+    # SLA age counts from here, not from when it was first made. (The database default
+    # serves bulk loads that write rows themselves, e.g. the benches' COPY.)
+    queued_at = models.DateTimeField(default=timezone.now, db_default=Now())
     # When the item passed its queue's SLA still waiting, and its priority was raised for it
     # (once: the mark makes the raise idempotent).
     sla_breached_at = models.DateTimeField(null=True, blank=True)

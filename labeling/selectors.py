@@ -46,12 +46,12 @@ def queue_stats_by_queue() -> list[QueueStats]:
     now = timezone.now()
     queues = list(Queue.objects.all())
     # Each queue has its own target: one condition per queue, in the same grouped query.
-    past_target = Q(created_at__lt=now)  # every item, until a queue narrows it
+    past_target = Q(queued_at__lt=now)  # every item, until a queue narrows it
     if queues:
         past_target = reduce(
             operator.or_,
             (
-                Q(queue_id=q.pk, created_at__lt=now - timedelta(minutes=q.sla_minutes))
+                Q(queue_id=q.pk, queued_at__lt=now - timedelta(minutes=q.sla_minutes))
                 for q in queues
             ),
         )
@@ -60,7 +60,7 @@ def queue_stats_by_queue() -> list[QueueStats]:
         ReviewItem.objects.filter(gold__isnull=True)
         .order_by()
         .values("queue_id", "status")
-        .annotate(n=Count("id"), oldest=Min("created_at"), breached=Count("id", filter=past_target))
+        .annotate(n=Count("id"), oldest=Min("queued_at"), breached=Count("id", filter=past_target))
     ):
         rows.setdefault(row["queue_id"], {})[row["status"]] = row
     stats = []

@@ -108,7 +108,7 @@ def evidence(*, lease: Lease | None, user: Any) -> dict[str, Any]:
 def _waiting_since(lease: Lease) -> datetime:
     """A gold item waits in the queue for ever (every analyst labels it once): its age
     would give it away, so it counts from this analyst's claim, as a fresh item would."""
-    return lease.claimed_at if lease.item.gold_id is not None else lease.item.created_at
+    return lease.claimed_at if lease.item.gold_id is not None else lease.item.queued_at
 
 
 def _model_hidden_reason(lease: Lease) -> str:

@@ -40,12 +40,12 @@ def sla_breaches_raise(*, now: datetime | None = None) -> int:
             status=ReviewItem.Status.QUEUED,
             gold__isnull=True,
             sla_breached_at__isnull=True,
-            created_at__lt=cutoff,
+            queued_at__lt=cutoff,
         )
         # Rows a claim holds at this instant are skipped: they are leaving the queue.
         ids = list(
             waiting.select_for_update(skip_locked=True)
-            .order_by("created_at", "id")
+            .order_by("queued_at", "id")
             .values_list("id", flat=True)[:BATCH]
         )
         if not ids:

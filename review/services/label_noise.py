@@ -141,7 +141,19 @@ def requeue(
         item.status = ReviewItem.Status.QUEUED
         item.required_labels = item.label_count + 1
         item.priority = RE_REVIEW_PRIORITY
-        item.save(update_fields=["status", "required_labels", "priority", "updated_at"])
+        # Back in the queue now: its SLA counts from here (a second look is not late).
+        item.queued_at = now
+        item.sla_breached_at = None
+        item.save(
+            update_fields=[
+                "status",
+                "required_labels",
+                "priority",
+                "queued_at",
+                "sla_breached_at",
+                "updated_at",
+            ]
+        )
         review = ReReview.objects.create(
             item=item,
             merchant_id=clean.merchant_id,

@@ -205,7 +205,7 @@ def test_a_hidden_score_item_does_not_say_why_the_merchants_other_items_were_que
 
 def test_the_header_shows_the_lease_and_the_age_against_the_queue_sla(analyst):
     item = ReviewItemFactory()
-    ReviewItem.objects.filter(pk=item.pk).update(created_at=item.created_at - timedelta(hours=3))
+    ReviewItem.objects.filter(pk=item.pk).update(queued_at=item.queued_at - timedelta(hours=3))
     html = _claimed_screen(analyst)
     header = re.search(r'<header class="review-bar">(.*?)</header>', html, re.S).group(1)
     assert 'id="lease-status"' in header and "hx-post" in header and "Yours until" in header
@@ -214,7 +214,7 @@ def test_the_header_shows_the_lease_and_the_age_against_the_queue_sla(analyst):
 
 def test_an_item_past_its_sla_says_by_how_much(analyst):
     item = ReviewItemFactory()
-    ReviewItem.objects.filter(pk=item.pk).update(created_at=item.created_at - timedelta(hours=26))
+    ReviewItem.objects.filter(pk=item.pk).update(queued_at=item.queued_at - timedelta(hours=26))
     html = _claimed_screen(analyst)
     assert re.search(r"id=\"item-sla\" class=\"sla breached\">.*SLA breached by 2 h</span>", html)
 
@@ -319,7 +319,7 @@ def test_a_gold_item_does_not_show_its_age_in_the_queue(analyst, lead):
         data=services.LabelInput("prohibited", "weapons", "known", "k-gold"),
     )
     gold = ReviewItem.objects.get(gold=answer)
-    ReviewItem.objects.filter(pk=gold.pk).update(created_at=timezone.now() - timedelta(days=40))
+    ReviewItem.objects.filter(pk=gold.pk).update(queued_at=timezone.now() - timedelta(days=40))
     lease = LeaseFactory(item=gold, holder=analyst)
     shown = evidence(lease=lease_for_review(lease_id=lease.pk), user=analyst)["evidence"]
     assert shown.sla.text == "waiting 0 min of 24 h" and not shown.sla.breached

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def _aged(hours, **fields):
     item = ReviewItemFactory(**fields)
-    ReviewItem.objects.filter(pk=item.pk).update(created_at=timezone.now() - timedelta(hours=hours))
+    ReviewItem.objects.filter(pk=item.pk).update(queued_at=timezone.now() - timedelta(hours=hours))
     item.refresh_from_db()
     return item
 

@@ -61,7 +61,7 @@ def test_quality_run_stores_the_rate_from_active_time(make_user):
 def test_queue_past_its_sla_is_counted_and_flagged():
     queue = QueueFactory(name="Urgent", sla_minutes=30)
     old = ReviewItemFactory(queue=queue)
-    ReviewItem.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=45))
+    ReviewItem.objects.filter(pk=old.pk).update(queued_at=timezone.now() - timedelta(minutes=45))
     ReviewItemFactory(queue=queue)
     page = overview()
     line = next(q for q in page.queues if q.stats.queue == queue)
@@ -106,7 +106,7 @@ def test_agreement_trend_draws_the_days_run(make_user):
 def test_overview_page_shows_the_key_figures(lead, make_user):
     queue = QueueFactory(name="Urgent", sla_minutes=30)
     old = ReviewItemFactory(queue=queue)
-    ReviewItem.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    ReviewItem.objects.filter(pk=old.pk).update(queued_at=timezone.now() - timedelta(hours=2))
     html = logged_in(lead).get("/lead/").content.decode()
     assert html.count("<h1") == 1
     row = html[html.index('data-queue="' + queue.slug + '"') :]

@@ -137,3 +137,24 @@ def test_a_move_that_stays_below_or_agrees_with_the_decision_sends_nothing(
     old, new = _champions(item.merchant, before=before, after=after)
     assert services.rereview_crossed(before_id=old.pk, after_id=new.pk) == 0
     assert CleanLabel.objects.filter(merchant=item.merchant).exists()
+
+
+def test_a_second_look_waits_from_when_it_was_sent_back_not_from_the_first_review(make_user):
+    """An item decided weeks ago and sent back is not 'past its SLA by 40 days' (which
+    would also tell the analyst it is a re-review)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.selectors import queue_stats
+
+    item = _decided(make_user)
+    weeks_ago = timezone.now() - timedelta(days=40)
+    ReviewItem.objects.filter(pk=item.pk).update(
+        created_at=weeks_ago, queued_at=weeks_ago, sla_breached_at=weeks_ago
+    )
+    assert services.rereview_text_changed(merchant_ids=[item.merchant_id]) == 1
+    item.refresh_from_db()
+    assert item.status == ReviewItem.Status.QUEUED and item.sla_breached_at is None
+    assert timezone.now() - item.queued_at < timedelta(minutes=1)
+    assert queue_stats().breached == 0
