@@ -14,7 +14,7 @@ from django.utils import timezone
 from supportability.models import PolicyCategory
 from supportability.validation import explanation_read
 
-from ..models import Label, Lease
+from ..models import Label, Lease, ReviewItem
 from ..services import ACTIONS, shortcuts_of, undo_window
 
 SUGGESTIONS = 5
@@ -43,7 +43,13 @@ def _team_favourites(limit: int) -> list[int]:
 
 
 def _count_favourites(limit: int) -> list[int]:
-    recent = Label.objects.order_by("-id").values("id")[:RECENT_LABELS]
+    # Only labels of finished items: an open item's labels are blind, and on a small team
+    # one of them (even the first label of the item on screen) would move the order.
+    recent = (
+        Label.objects.filter(item__status=ReviewItem.Status.DONE)
+        .order_by("-id")
+        .values("id")[:RECENT_LABELS]
+    )
     return list(
         Label.objects.filter(id__in=recent)
         .exclude(category__slug="none")

@@ -254,7 +254,15 @@ def audit_line(event: AuditEvent, names: Names = NO_NAMES) -> AuditLine:
     values = _Blank(
         actor=actor_words(event, names),
         merchant=merchant_words(event) or "a merchant",
-        label=_label_of(event.after if isinstance(event.after, dict) else state),
+        # The label a verb is about: the one made (after), or for an undo the one taken
+        # back (before).
+        label=_label_of(
+            event.before
+            if event.verb == "label.undo" and isinstance(event.before, dict)
+            else event.after
+            if isinstance(event.after, dict)
+            else state
+        ),
         category=words(state.get("category", "")),
         queue=plain(state.get("queue", "")),
         reason=words(state.get("reason", "")),

@@ -239,9 +239,9 @@ def timeline_re_reviews(merchant_id: int) -> Iterator[TimelineEntry]:
             details=(
                 ("why", review.get_reason_display()),
                 (
-                    "model P(violating)"
-                    if review.reason == ReReview.Reason.MODEL_DOUBT
-                    else "estimate's confidence",
+                    "estimate's confidence"
+                    if review.reason == ReReview.Reason.UNCERTAIN
+                    else "model P(violating)",
                     f"{review.model_probability:.2f}",
                 ),
                 ("outcome", review.get_outcome_display()),

@@ -30,9 +30,10 @@ from .label_noise import requeue
 
 
 def _latest_scores(model_version_id: int, merchant_ids: Any) -> dict[int, float]:
+    """Each merchant's latest score by the model (oldest first: the last one stays)."""
     return dict(
         Score.objects.filter(model_version_id=model_version_id, merchant_id__in=merchant_ids)
-        .order_by("merchant_id", "-id")
+        .order_by("merchant_id", "id")
         .values_list("merchant_id", "probability")
     )
 

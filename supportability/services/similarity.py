@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ from ..models import Decision, SimilarityIndex
 FOLDER = "similarity"  # under VAR_DIR
 RATIONALE_KEPT = 1_000  # characters of each rationale kept in the index
 INDEXES_KEPT = 2  # the newest indexes whose files stay on disk (a worker may still read one)
+# A folder is left alone this long after it was written, whatever the rows say (see _prune).
+PRUNE_AFTER_SECONDS = 3_600
 NO_INDEX = "No index yet: the next retraining builds it"
 
 
@@ -177,15 +180,21 @@ def _intact(index: SimilarityIndex) -> bool:
     return True
 
 
-def _prune() -> None:
-    """Remove the files of all but the newest indexes (their rows stay, as history)."""
+def _prune(*, now: float | None = None) -> None:
+    """Remove the files of all but the newest indexes (their rows stay, as history). A
+    folder younger than PRUNE_AFTER_SECONDS stays whatever its row says: a build running
+    at the same moment (a retried message, the demo seed) may have written it and not yet
+    committed the row that points at it."""
     keep = {
         Path(loc).name
         for loc in SimilarityIndex.objects.values_list("location", flat=True)[:INDEXES_KEPT]
     }
     root = Path(settings.VAR_DIR) / FOLDER
+    cutoff = (now if now is not None else time.time()) - PRUNE_AFTER_SECONDS
     for folder in root.iterdir():
-        if folder.is_dir() and folder.name not in keep and not folder.name.startswith("."):
+        if not folder.is_dir() or folder.name in keep or folder.name.startswith("."):
+            continue
+        if folder.stat().st_mtime < cutoff:
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -137,6 +137,20 @@ def test_suggestions_on_a_score_hidden_item_say_nothing_of_the_model(analyst, ma
     assert "Most used:" in html
 
 
+def test_most_used_counts_only_finished_items(analyst, make_user):
+    """A label of an item still open for labels is blind: it moves nothing."""
+    for n in range(2):
+        label_through_services(
+            make_user(username=f"a{n}"), ReviewItemFactory(), "restricted", "gambling"
+        )
+    for n in range(3):
+        open_item = ReviewItemFactory(required_labels=2, priority=0.5 + n / 10)
+        label_through_services(make_user(username=f"b{n}"), open_item, "prohibited", "weapons")
+    ReviewItemFactory(score_hidden=True, priority=0.99)
+    suggested = _suggested(logged_in(analyst).post("/queue/next/", **HX).content.decode())
+    assert suggested[0] == "gambling"
+
+
 def test_heartbeat_after_labelling_in_another_tab_says_what_happened(analyst):
     first = ReviewItemFactory(priority=0.9, merchant__name="Spin Palace")
     ReviewItemFactory(priority=0.1, merchant__name="Quiet Books")

@@ -184,6 +184,19 @@ def test_a_label_reads_as_who_labelled_which_merchant_what(analyst):
     assert [c.text for c in line.changes] == ["with an analyst → done", "0 → 1"]
 
 
+def test_an_undo_reads_as_the_label_taken_back(analyst):
+    merchant = MerchantFactory(external_id="M-1042")
+    event = _event(
+        "label.undo",
+        actor=analyst,
+        merchant=merchant,
+        before={"label": 7, "decision": "prohibited", "category": "gambling", "status": "done"},
+        after={"status": "leased", "label_count": 0, "lease": 9},
+    )
+    line = audit_line(event, names_for([event]))
+    assert line.sentence == "analyst ana took back their label on M-1042 (prohibited: gambling)"
+
+
 def test_an_adjudication_and_a_promotion_read_as_the_leads_acts(lead):
     merchant = MerchantFactory(external_id="M-7")
     adjudicated = _event(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from supportability.ml.similarity import SimilarityConfig, _top
 from supportability.models import AuditEvent, Merchant, SimilarityIndex
 from supportability.services import similarity
 from supportability.services.similarity import (
+    PRUNE_AFTER_SECONDS,
     DecidedMerchant,
     SimilarDecision,
     SimilarPanel,
+    _prune,
     similar_decisions,
     similarity_index_build,
 )
@@ -227,6 +230,10 @@ def test_only_the_newest_indexes_keep_their_files(var_dir: Path) -> None:
     built = [
         similarity_index_build(rows=[decided(m) for m in merchants[: 2 + i]]) for i in range(3)
     ]
+    # Young folders stay (a concurrent build may not have committed its row yet)...
+    assert len(list((var_dir / "similarity").iterdir())) == 3
+    # ...and go once they are old enough.
+    _prune(now=time.time() + PRUNE_AFTER_SECONDS + 1)
 
     kept = {p.name for p in (var_dir / "similarity").iterdir()}
 
