@@ -9,7 +9,7 @@ from datetime import datetime
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Max
+from django.db.models import F, Max, Min
 from django.db.models.functions import Mod
 from django.utils import timezone
 
@@ -57,13 +57,15 @@ def population_compute() -> PopulationTable | None:
     """One query over the merchants (two when the table samples): quantiles of each
     numeric signal. Merchants are checked finite and in range by the database, so every
     value is a number."""
-    top = Merchant.objects.aggregate(top=Max("id"))["top"]
-    if top is None:
+    ids = Merchant.objects.aggregate(low=Min("id"), top=Max("id"))
+    if ids["top"] is None:
         return None
     rows = Merchant.objects.order_by()
-    step = -(-top // SAMPLE_MAX)
+    # Every step-th id from the lowest (ids need not start at 1: a database that has had
+    # merchants deleted, or PostgreSQL's sequence in a reused test database).
+    step = -(-(ids["top"] - ids["low"] + 1) // SAMPLE_MAX)
     if step > 1:
-        rows = rows.alias(slot=Mod("id", step)).filter(slot=0)
+        rows = rows.alias(slot=Mod(F("id") - ids["low"], step)).filter(slot=0)
     values = np.array(list(rows.values_list(*NUMERIC_FEATURES)), dtype=np.float64)
     if values.size == 0:
         return None
