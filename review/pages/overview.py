@@ -34,6 +34,7 @@ from ..models import AgreementStat
 from ..services.quality import MIN_ACTIVE, active_seconds, labels_per_active_hour
 from .audit_words import AuditLine, audit_lines
 from .charts import ColumnChart, TrendChart, column_chart, trend_chart
+from .queues import sla_of
 
 DAYS = 14
 RECENT_EVENTS = 6
@@ -50,6 +51,24 @@ class QueueLine:
     def oldest_minutes(self) -> int | None:
         seconds = self.stats.oldest_queued_seconds
         return None if seconds is None else int(seconds // 60)
+
+    @property
+    def sla_words(self) -> str:
+        """The target in the largest unit that holds it exactly ("24 hours", "90 minutes")."""
+        sla = self.stats.sla_minutes
+        return "" if sla is None else sla_of(sla).words
+
+    @property
+    def oldest_words(self) -> str:
+        """How long the oldest item has waited, in minutes, hours or days as they fit."""
+        minutes = self.oldest_minutes
+        if minutes is None:
+            return ""
+        if minutes < 120:
+            return f"{minutes} min"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h"
+        return f"{minutes // (24 * 60)} days"
 
     @property
     def oldest_over_sla(self) -> bool:

@@ -104,7 +104,6 @@ def test_lead_adjudicates_a_disagreement_with_the_keyboard(live_server, browser)
     assert page.is_checked("input[name=decision][value=restricted]")
     page.keyboard.type("Sports odds and spin-to-win payouts: gambling without a licence shown.")
     page.keyboard.press("Escape")
-    page.screenshot(path=str(SHOTS / "adjudication-keyboard.png"))
     with page.expect_navigation():
         page.keyboard.press("Control+Enter")
     # On to the next escalation, claimed for us, with word of the decision just made.

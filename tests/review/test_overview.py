@@ -112,6 +112,7 @@ def test_overview_page_shows_the_key_figures(lead, make_user):
     row = html[html.index('data-queue="' + queue.slug + '"') :]
     row = row[: row.index("</tr>")]
     assert "⚠ 1" in row and 'class="over"' in row  # highlighted, not by colour alone
+    assert "30 minutes" in row and "120 min" not in row and "2 h" in row  # in words
     assert "item past SLA" in html
     for section in ("queues", "chain", "throughput", "quality", "estimates", "recent"):
         assert f'id="{section}"' in html
