@@ -36,6 +36,7 @@ def _answer(request: HttpRequest, status: int, code: str, message: str) -> HttpR
 
 _GENERIC: dict[int, tuple[str, str]] = {
     400: ("invalid", "The request could not be read."),
+    401: ("not_authenticated", "Sign in, or send a token: Authorization: Bearer <token>."),
     403: ("permission_denied", "You may not do this."),
     404: ("not_found", "No such API endpoint."),
     4: ("invalid", "The request was refused."),

@@ -2,7 +2,12 @@
 `export_snapshot` command, so that both give the same bytes.
 
 Rows are read through a server-side cursor (`iterator`) in merchant order, so a snapshot of
-any size streams in constant memory."""
+any size streams in constant memory.
+
+JSON lines carry the exact values. CSV is for spreadsheets: every text cell passes through
+`csv_cell`, so one starting with `=`, `+`, `-`, `@`, a tab or a carriage return comes out with
+a leading `'`; the numeric columns (merchant_id, confidence, propensity, weight) stay numbers
+and exact, a negative one included."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from supportability.csv_cells import csv_row
 from supportability.models import LabelSnapshot, LabelSnapshotRow
 
 FORMATS = ("jsonl", "csv")
@@ -49,9 +55,11 @@ def rows_jsonl(snapshot: LabelSnapshot) -> Iterator[str]:
 
 
 def rows_csv(snapshot: LabelSnapshot) -> Iterator[str]:
-    """A header line, then one line per row (`\\n`-terminated, quoted where needed)."""
+    """A header line, then one line per row, with formula-like text neutralised. Lines end
+    in `\\r\\n` (RFC 4180, as the app's other CSVs): with a bare `\\n` terminator Python's
+    writer leaves a cell holding a carriage return unquoted, which splits the row."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer)
 
     def line(values: Iterable[Any]) -> str:
         writer.writerow(values)
@@ -62,7 +70,7 @@ def rows_csv(snapshot: LabelSnapshot) -> Iterator[str]:
 
     yield line(FIELDS)
     for row in _rows(snapshot):
-        yield line(row)
+        yield line(csv_row(row))
 
 
 def rows_formatted(snapshot: LabelSnapshot, *, fmt: str) -> Iterator[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
@@ -15,11 +17,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from supportability.access import HtmxHttpRequest, role_required
+from supportability.csv_cells import csv_row
 from supportability.roles import Role
 
 from .. import selectors, services
 from ..pages.charts import bar_chart
-from .audit import FORMULA_PREFIXES
 
 COEFFICIENTS = ("kappa", "alpha", "ac1")
 
@@ -64,16 +66,15 @@ class _Echo:
         return value
 
 
-def _text(value: str) -> str:
-    """Usernames and slugs are typed by people: never let a spreadsheet run one."""
-    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+def _number(value: float | None) -> Decimal | None:
+    """Six places, kept a number: csv_row leaves numbers alone, so a negative kappa stays
+    -0.250000 rather than being taken for a formula."""
+    return None if value is None else Decimal(f"{value:.6f}")
 
 
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:.6f}"
-
-
-def _rows(page: selectors.QualityPage) -> Iterator[list[str]]:
+def _rows(page: selectors.QualityPage) -> Iterator[list[Any]]:
+    """The export's rows; usernames and slugs are typed by people, and the writer passes
+    every row through csv_row so a spreadsheet never runs one."""
     yield ["kind", "analyst_a", "analyst_b", "category", "items", "observed", "kappa", "alpha",
            "ac1", "labels", "gold_answered", "gold_accuracy", "audited", "overturn_rate",
            "throughput_per_hour", "median_seconds", "audit_rate"]  # fmt: skip
@@ -81,17 +82,17 @@ def _rows(page: selectors.QualityPage) -> Iterator[list[str]]:
     for s in stats:
         yield [
             s.scope,
-            _text(s.analyst_a.get_username()) if s.analyst_a else "",
-            _text(s.analyst_b.get_username()) if s.analyst_b else "",
-            _text(s.category.slug) if s.category else "",
-            str(s.items),
+            s.analyst_a.get_username() if s.analyst_a else "",
+            s.analyst_b.get_username() if s.analyst_b else "",
+            s.category.slug if s.category else "",
+            s.items,
             *(_number(v) for v in (s.observed, s.kappa, s.alpha, s.ac1)),
             *[""] * 7,
         ]
     for q in page.analysts:
         yield [
-            "analyst", _text(q.analyst.get_username()), "", "", "", "", "", "", "", str(q.labels),
-            str(q.gold_answered), _number(q.gold_accuracy), str(q.audited),
+            "analyst", q.analyst.get_username(), "", "", "", "", "", "", "", q.labels,
+            q.gold_answered, _number(q.gold_accuracy), q.audited,
             _number(q.overturn_rate), _number(q.throughput), _number(q.median_seconds),
             _number(q.audit_rate),
         ]  # fmt: skip
@@ -102,9 +103,8 @@ def _rows(page: selectors.QualityPage) -> Iterator[list[str]]:
 def agreement_csv(request: HtmxHttpRequest) -> HttpResponseBase:
     page = selectors.quality_latest()
     writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in _rows(page)), content_type="text/csv; charset=utf-8"
-    )
+    lines = (writer.writerow(csv_row(row)) for row in _rows(page))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = page.run.computed_at.strftime("%Y%m%dT%H%M") if page.run else "empty"
     response["Content-Disposition"] = f'attachment; filename="agreement-{stamp}.csv"'
     return response

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from labeling.fragments import error_fragment
 from labeling.models import GoldAnswer
 from supportability.access import HtmxHttpRequest, role_required
+from supportability.csv_cells import csv_row
 from supportability.models import Merchant, PolicyCategory
 from supportability.roles import Role, has_role
 
@@ -24,10 +25,6 @@ from ..models import Adjudication, CleanLabel
 from ..pages import audit as browser
 from ..pages import timeline
 from ..pages.timeline_blind import analyst_timeline
-
-# Spreadsheets run a cell that starts with one of these as a formula; merchant text is
-# untrusted, so such cells get a leading apostrophe (OWASP's CSV injection advice).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AuditFilterForm(forms.Form):
@@ -174,17 +171,11 @@ def _csv_chunks(rows: Iterable[Sequence[Any]], *, lines_per_chunk: int = 500) ->
     writer = csv.writer(_Echo())
     chunk = [writer.writerow(browser.CSV_COLUMNS)]
     for row in rows:
-        chunk.append(writer.writerow([csv_cell(value) for value in row]))
+        chunk.append(writer.writerow(csv_row(row)))
         if len(chunk) >= lines_per_chunk:
             yield "".join(chunk)
             chunk = []
     yield "".join(chunk)
-
-
-def csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 @require_GET

@@ -148,6 +148,16 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["supportability.api.parsers.JSONBodyParser"],
     "EXCEPTION_HANDLER": "supportability.api.errors.exception_handler",
+    # Each service token and each signed-in person has a budget of requests; past it, 429
+    # with Retry-After (supportability/api/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "supportability.api.throttles.TokenRateThrottle",
+        "supportability.api.throttles.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": os.environ.get("API_TOKEN_RATE", "3000/min"),
+        "user": os.environ.get("API_USER_RATE", "600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Supportability Review API",
@@ -160,6 +170,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema (and the docs page, which reads it) only for a signed-in user or a token.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 # Celery: an embedded file-system broker under var/ by default; CELERY_BROKER_URL points
