@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.templatetags.static import static
 from django.urls import include, path, register_converter
 from django.utils.functional import lazy
@@ -25,6 +26,11 @@ urlpatterns = [
     path("api/v1/", include("labeling.api.urls")),
     path("api/v1/", include("review.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The docs page is for people: a signed-in one (to the login page otherwise).
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="schema")),
+        name="api-docs",
+    ),
     path("admin/", admin.site.urls),
 ]

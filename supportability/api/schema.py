@@ -8,6 +8,7 @@ component, and each operation lists the errors it can answer, from what it takes
 - 401 and 403 always (every endpoint needs a user, and a role or a token's scope);
 - 404 when it has a path parameter or a cursor (a forged cursor is a 404);
 - 413 and 415 when it takes a body (too large; not JSON);
+- 429 always (the token's or the user's rate limit, with Retry-After);
 - 503 always (the database connection was lost: nothing was saved, retry).
 
 An error a view declares itself (a 409 with its own description) keeps its description and
@@ -65,6 +66,7 @@ NOT_FOUND_CURSOR = "An invalid cursor: ask for the first page again."
 TOO_LARGE = "The request body is larger than the server accepts: send fewer rows per request."
 UNSUPPORTED = "The request body is not `application/json`."
 UNAVAILABLE = "The database connection was lost; nothing was saved. Retry the request."
+THROTTLED = "Too many requests from this token or user: wait the seconds Retry-After says."
 
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {
@@ -72,6 +74,13 @@ _HEADERS: dict[int, dict[str, Any]] = {
             "schema": {"type": "string"},
             "required": True,
             "description": "`Bearer`",
+        }
+    },
+    429: {
+        "Retry-After": {
+            "schema": {"type": "string"},
+            "required": True,
+            "description": "seconds to wait before retrying",
         }
     },
     503: {
@@ -100,6 +109,7 @@ def error_statuses(operation: dict[str, Any]) -> dict[int, str]:
     if has_body:
         statuses[413] = TOO_LARGE
         statuses[415] = UNSUPPORTED
+    statuses[429] = THROTTLED
     statuses[503] = UNAVAILABLE
     return statuses
 
