@@ -70,3 +70,38 @@ class RequestGuards:
         if isinstance(exception, OperationalError | InterfaceError):
             return _answer(request, 503, "database_unavailable", DATABASE_LOST)
         return None
+
+
+class SessionLifetime:
+    """Ends a session idle for SESSION_IDLE_SECONDS (30 minutes) or older than
+    SESSION_ABSOLUTE_SECONDS since its login (12 hours), even an active one: the session is
+    flushed server side and the request goes on anonymous (a page then asks for a login).
+
+    The last activity is written at most once a minute (SESSION_TOUCH_SECONDS), not on every
+    request; each write also moves the session's own expiry (SESSION_COOKIE_AGE) on.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.contrib.auth import logout
+        from django.contrib.auth.models import AnonymousUser
+        from django.utils import timezone
+
+        from .services.logins import LOGIN_AT_KEY
+
+        if request.user.is_authenticated:
+            now = timezone.now().timestamp()
+            session = request.session
+            login_at = session.setdefault(LOGIN_AT_KEY, now)
+            seen_at = session.get("_seen_at", now)
+            if (
+                now - login_at > settings.SESSION_ABSOLUTE_SECONDS
+                or now - seen_at > settings.SESSION_IDLE_SECONDS
+            ):
+                logout(request)
+                request.user = AnonymousUser()
+            elif now - seen_at >= settings.SESSION_TOUCH_SECONDS or "_seen_at" not in session:
+                session["_seen_at"] = now
+        return self.get_response(request)

@@ -4,6 +4,7 @@ with an embedded default, so that one command runs the whole app on a fresh mach
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -123,6 +124,32 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login throttling and session lifetime (issue 14). django-axes counts failed logins per
+# username and per client IP: the 10th failure within 15 minutes locks both out for 15
+# minutes (a refused attempt does not extend it), a lead can unlock sooner (/lead/logins/),
+# and supportability.services.logins audits each failure, lockout, refusal and unlock.
+# Only wrong passwords count, so the test suite's many right logins never lock it out.
+# A session ends after 30 idle minutes or 12 hours after its login, whichever comes first
+# (supportability.middleware.SessionLifetime); logout deletes it server side.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["supportability.middleware.SessionLifetime", "axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "supportability.services.logins.AuditedAxesHandler"
+AXES_LOCKOUT_CALLABLE = "supportability.services.logins.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not throttled; no table per login
+AXES_VERBOSE = False
+SESSION_IDLE_SECONDS = 30 * 60
+SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
+SESSION_TOUCH_SECONDS = 60
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
