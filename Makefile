@@ -22,11 +22,13 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help install run migrate seed test screenshots lint format bench-queue bench-smoke clean
+.PHONY: audit
 
 help:
 	@echo "make run    - the demo on http://127.0.0.1:$(PORT) (SQLite, embedded broker, worker, beat, relay)"
 	@echo "make test   - the test suite (set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL / Redis)"
 	@echo "make lint   - ruff and mypy"
+	@echo "make audit  - bandit (high severity) and pip-audit"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +77,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+
+# bandit: no high-severity finding in the app's code; pip-audit: no known vulnerability in
+# the installed packages, or a line saying the vulnerability database could not be reached.
+audit: install
+	$(VENV)/bin/bandit -q -r supportability labeling review -lll
+	@echo "bandit: no high-severity findings"
+	$(PY) .ci/pip_audit.py
 
 format: install
 	$(VENV)/bin/ruff format .
