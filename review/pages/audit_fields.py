@@ -120,6 +120,8 @@ FIELDS: dict[str, tuple[str, Formatter]] = {
     "reason": ("reason", words),
     "queue": ("queue", plain),
     "score_hidden": ("score hidden", yes_no),
+    "ip_address": ("from", plain),
+    "failures": ("failed attempts", number),
     "for_training": ("for training", yes_no),
     "note": ("note", plain),
     "rate": ("audit rate", share),

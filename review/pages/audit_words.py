@@ -136,6 +136,13 @@ class _Blank(dict[str, str]):
 # Each verb: its sentence (str.format over plain words) and the fields it shows.
 VERBS: dict[str, tuple[str, str]] = {
     "label.submit": ("{actor} labelled {merchant} {label}", "status label_count"),
+    "login.failed": ("a login as {username} failed", "ip_address failures"),
+    "login.lockout": (
+        "logins as {username} were locked out for 15 minutes",
+        "ip_address failures",
+    ),
+    "login.refused_locked": ("a login as {username} was refused while locked out", "ip_address"),
+    "login.unlock": ("{actor} unlocked logins for {username}", "ip_address failures"),
     "label.undo": ("{actor} took back their label on {merchant} ({label})", "status label_count"),
     "item.enqueue": (
         "{actor} queued {merchant} for review in {queue} ({reason})",
