@@ -250,6 +250,8 @@ IDOR: list[Idor] = [
     # The analyst's screens: another analyst's item, with that analyst's lease token.
     Idor("labeling:label", "analyst", OTHERS, 409, label_body(OTHER), kept=OTHER),
     Idor("labeling:label", "analyst", OWN, 302, label_body("analyst")),
+    # One's own item with another's lease token: the token must be the caller's.
+    Idor("labeling:label", "analyst", OWN, 409, label_body(OTHER), kept=OTHER),
     Idor("labeling:label", "lead", OWN, 409, label_body("analyst"), kept="analyst"),
     Idor("labeling:release", "analyst", OTHERS, 409, lease_body(OTHER), kept=OTHER),
     Idor("labeling:release", "analyst", OWN, 302, lease_body("analyst")),
@@ -261,6 +263,7 @@ IDOR: list[Idor] = [
     # The queue API: session users and tokens alike.
     Idor("api-item-labels", "analyst", OTHERS, 409, label_body(OTHER), api=True, kept=OTHER),
     Idor("api-item-labels", "analyst", OWN, 201, label_body("analyst"), api=True),
+    Idor("api-item-labels", "analyst", OWN, 409, label_body(OTHER), api=True, kept=OTHER),
     Idor(
         "api-item-labels",
         "token:queue:work",

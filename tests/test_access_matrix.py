@@ -145,7 +145,9 @@ def idor_params() -> Iterator[Any]:
     for case in IDOR:
         owner = next(iter(case.args.values()))
         marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
-        yield pytest.param(case, id=f"{case.key}|{case.method}|{case.actor}|{owner}", marks=marks)
+        yield pytest.param(
+            case, id=f"{case.key}|{case.method}|{case.actor}|{owner}|{case.expect}", marks=marks
+        )
 
 
 @pytest.mark.parametrize("case", list(idor_params()))
