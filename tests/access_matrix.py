@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.access_world import ROLES, TOKEN_ROLES, World
+from tests.access_world import REVOKED, ROLES, TOKEN_ROLES, World
 
 LOGIN = "login"
 ADMIN_LOGIN = "admin-login"
@@ -75,13 +75,14 @@ def api(
     allowed: tuple[str, ...], scope: str, *, args: dict[str, str] | None = None, **methods: Any
 ) -> Route:
     """A DRF endpoint behind RoleOrScope: authentication and permission come before the
-    method (401 without credentials, 403 without the role or scope), then 405 for a
+    method (401 without credentials or with a revoked token, 403 without the role or
+    scope), then 405 for a
     method the view lacks; OPTIONS answers whoever may call it."""
     permitted = (*allowed, f"token:{scope}") if scope else allowed
     expect: dict[str, dict[str, Expect]] = {}
     for method in METHODS:
         row: dict[str, Expect] = dict.fromkeys(ROLES, 403)
-        row["anonymous"] = 401
+        row["anonymous"] = row[REVOKED] = 401
         wanted = methods.get(method, 200 if method == "OPTIONS" else 405)
         row.update(_roles(wanted, permitted))
         expect[method] = row

@@ -13,7 +13,7 @@ from labeling.models import GoldAnswer, Lease
 from review.api.services import snapshot_request
 from review.services.lead_work import Work, lead_claim
 from supportability.models import ApiToken, ModelVersion, PolicyCategory, TrainingRun
-from supportability.services.accounts import token_create
+from supportability.services.accounts import token_create, token_revoke
 from tests.factories import (
     LeaseFactory,
     MerchantFactory,
@@ -27,7 +27,8 @@ from tests.factories import (
 
 # Every scope a token can hold; each is one role of the matrix.
 TOKEN_ROLES = {f"token:{scope}": scope for scope in ApiToken.Scope.values}
-ROLES = ("anonymous", "analyst", "lead", "admin", *TOKEN_ROLES)
+REVOKED = "token:revoked"  # a token that held every scope, then was revoked
+ROLES = ("anonymous", "analyst", "lead", "admin", *TOKEN_ROLES, REVOKED)
 
 
 @dataclass
@@ -48,6 +49,8 @@ def world_build() -> World:
     users["admin"] = UserFactory.create(username="mx-admin", role="admin")
     for role, scope in TOKEN_ROLES.items():
         _, world.secrets[role] = token_create(name=f"mx-{scope.replace(':', '-')}", scopes=[scope])
+    _, world.secrets[REVOKED] = token_create(name="mx-revoked", scopes=ApiToken.Scope.values)
+    token_revoke(name="mx-revoked")
     # A token on an analyst's own account (their own client): the scope never lends a role.
     _, world.secrets["analyst_token"] = token_create(
         name="mx-analyst-client", scopes=[ApiToken.Scope.QUEUE_WORK], user=users["analyst"]

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from labeling.models import Label, Lease
 from tests.access_matrix import ADMIN_LOGIN, IDOR, LOGIN, SKIPPED_PREFIXES, TABLE, Expect, Idor
-from tests.access_world import ROLES, TOKEN_ROLES, World, fresh_label, world_build
+from tests.access_world import ROLES, World, fresh_label, world_build
 from tests.clients import bearer
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ _HANDLERS: dict[type, Any] = {}
 
 def client_for(world: World, role: str, *, api: bool) -> Client:
     """A client for `role`: a bearer token, a session, or neither."""
-    if role in TOKEN_ROLES or role == "analyst_token":
+    if role in world.secrets:
         return shared(bearer(world.secrets[role]))
     return session_for(None if role == "anonymous" else world.users[role], api=api)
 
