@@ -76,8 +76,7 @@ def api(
 ) -> Route:
     """A DRF endpoint behind RoleOrScope: authentication and permission come before the
     method (401 without credentials or with a revoked token, 403 without the role or
-    scope), then 405 for a
-    method the view lacks; OPTIONS answers whoever may call it."""
+    scope), then 405 for a method the view lacks; OPTIONS answers whoever may call it."""
     permitted = (*allowed, f"token:{scope}") if scope else allowed
     expect: dict[str, dict[str, Expect]] = {}
     for method in METHODS:
