@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.templatetags.static import static
 from django.urls import include, path, register_converter
 from django.utils.functional import lazy
+from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -29,7 +30,8 @@ urlpatterns = [
     # The docs page is for people: a signed-in one (to the login page otherwise).
     path(
         "api/docs/",
-        login_required(SpectacularSwaggerView.as_view(url_name="schema")),
+        # GET and HEAD only: DRF's OPTIONS answer would go through the HTML renderer (500).
+        require_safe(login_required(SpectacularSwaggerView.as_view(url_name="schema"))),
         name="api-docs",
     ),
     path("admin/", admin.site.urls),
