@@ -34,6 +34,21 @@ def _focused(page, selector: str) -> bool:
     return page.evaluate("(s) => Boolean(document.activeElement?.matches(s))", selector)
 
 
+VISIBLE_OPTIONS = (
+    "[...document.querySelectorAll('[role=option]')].filter(o => !o.hidden && o.offsetParent)"
+)
+
+
+def _wait_focus(page, selector: str) -> None:
+    page.wait_for_function("(s) => Boolean(document.activeElement?.matches(s))", arg=selector)
+
+
+def _filtered_to_one(page) -> None:
+    """The list has caught up with the typing: pressing a key before it has would act on
+    the list as it was (a race the first version of this test lost now and then)."""
+    page.wait_for_function(f"{VISIBLE_OPTIONS}.length === 1")
+
+
 def tab_to(page, selector: str, limit: int = 200) -> None:
     for _ in range(limit):
         page.keyboard.press("Tab")
@@ -50,17 +65,22 @@ class Keys:
 
     def decide(self, page, decision, category, rationale):
         page.keyboard.press(str(DECISIONS.index(decision) + 1))
+        page.wait_for_selector(f"input[value={decision}]:checked")
         if category == "digit":
             page.keyboard.press("c")
+            _wait_focus(page, "#category-input")  # else the digit is a decision key
             page.keyboard.press("1")  # the first suggestion
             page.keyboard.press("Escape")
         elif category:
             page.keyboard.press("c")
+            _wait_focus(page, "#category-input")
             page.keyboard.type(category)
+            _filtered_to_one(page)
             page.keyboard.press("Enter")  # one match: picked
             page.keyboard.press("Escape")
         if rationale:
             page.keyboard.press("r")
+            _wait_focus(page, "#rationale")
             page.keyboard.type(rationale)
             page.keyboard.press("Escape")
         page.keyboard.press("Control+Enter")
@@ -89,6 +109,7 @@ class TabAndEnter:
         if category:
             tab_to(page, "#category-input")
             page.keyboard.type("crypto" if category == "digit" else category)
+            _filtered_to_one(page)
             page.keyboard.press("ArrowDown")
             page.keyboard.press("Enter")
         if rationale:
