@@ -6,6 +6,7 @@ from django import forms
 
 from labeling.models import BanditReward
 from labeling.strategies import STRATEGIES
+from supportability.form_fields import FiniteFloatField
 from supportability.models import Decision
 
 # The SLA target is entered in a unit the lead picks and stored in minutes.
@@ -14,11 +15,11 @@ SLA_UNITS = {"minutes": 1, "hours": 60, "days": 24 * 60}
 
 class QueueSettingsForm(forms.Form):
     paused = forms.BooleanField(required=False)
-    overlap_share = forms.FloatField(min_value=0, max_value=1)
+    overlap_share = FiniteFloatField(min_value=0, max_value=1)
     overlap_k = forms.IntegerField(min_value=2, max_value=5)
-    gold_rate = forms.FloatField(min_value=0, max_value=0.5)
+    gold_rate = FiniteFloatField(min_value=0, max_value=0.5)
     # Optional: a form without it leaves the SLA as it is.
-    sla = forms.FloatField(required=False, min_value=0, label="SLA target")
+    sla = FiniteFloatField(required=False, min_value=0, label="SLA target")
     sla_unit = forms.ChoiceField(choices=[(u, u) for u in SLA_UNITS], required=False)
 
     def clean(self) -> dict[str, Any]:
@@ -40,15 +41,15 @@ class QueueMixForm(forms.Form):
     """The active-learning levers of a queue; the shares are percentages of a round."""
 
     draw_capacity = forms.IntegerField(min_value=0, max_value=10_000)
-    share_risk = forms.FloatField(min_value=0, max_value=100)
-    share_uncertainty = forms.FloatField(min_value=0, max_value=100)
-    share_diversity = forms.FloatField(min_value=0, max_value=100)
-    share_audit = forms.FloatField(min_value=0, max_value=100)
+    share_risk = FiniteFloatField(min_value=0, max_value=100)
+    share_uncertainty = FiniteFloatField(min_value=0, max_value=100)
+    share_diversity = FiniteFloatField(min_value=0, max_value=100)
+    share_audit = FiniteFloatField(min_value=0, max_value=100)
     bandit = forms.BooleanField(required=False)
     bandit_reward = forms.ChoiceField(choices=BanditReward.choices)
-    audit_floor = forms.FloatField(min_value=0, max_value=50)  # percent
-    hide_score_share = forms.FloatField(min_value=0, max_value=100)  # percent
-    rereview_share = forms.FloatField(min_value=0, max_value=50)  # percent
+    audit_floor = FiniteFloatField(min_value=0, max_value=50)  # percent
+    hide_score_share = FiniteFloatField(min_value=0, max_value=100)  # percent
+    rereview_share = FiniteFloatField(min_value=0, max_value=50)  # percent
 
     def settings(self) -> dict[str, Any]:
         """The cleaned form as queue settings (shares and rates as fractions)."""
@@ -110,12 +111,12 @@ class ReopenForm(forms.Form):
 
 
 class ReviewSettingsForm(forms.Form):
-    audit_rate = forms.FloatField(min_value=0, max_value=1)
-    audit_floor = forms.FloatField(min_value=0, max_value=1)
-    audit_cap = forms.FloatField(min_value=0, max_value=1)
+    audit_rate = FiniteFloatField(min_value=0, max_value=1)
+    audit_floor = FiniteFloatField(min_value=0, max_value=1)
+    audit_cap = FiniteFloatField(min_value=0, max_value=1)
     four_eyes = forms.MultipleChoiceField(choices=(), required=False)
     retrain_min_new_labels = forms.IntegerField(min_value=1, required=False)
-    retrain_min_agreement = forms.FloatField(min_value=-1, max_value=1, required=False)
+    retrain_min_agreement = FiniteFloatField(min_value=-1, max_value=1, required=False)
 
     def __init__(self, *args: Any, categories: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

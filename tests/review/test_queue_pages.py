@@ -243,3 +243,24 @@ def test_the_queue_page_has_one_h1_and_says_why_when_nothing_waits(lead):
     assert html.count("<h1") == 1
     row = html[html.index('data-queue="general"') :]
     assert "nothing waiting" in row[: row.index("</tr>")]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e999"])
+@pytest.mark.parametrize("field", ["overlap_share", "gold_rate", "sla"])
+def test_queue_settings_refuse_non_finite_numbers_naming_the_field(field, value):
+    from review.forms import QueueSettingsForm
+
+    data = {"overlap_share": "0.1", "overlap_k": "2", "gold_rate": "0.05"}
+    data |= {field: value, "sla_unit": "hours"}
+    form = QueueSettingsForm(data)
+    assert not form.is_valid()
+    assert "finite" in " ".join(form.errors[field])
+
+
+@pytest.mark.parametrize("field", ["share_risk", "audit_floor", "hide_score_share"])
+def test_queue_mix_refuses_nan_naming_the_field(field):
+    from review.forms import QueueMixForm
+
+    form = QueueMixForm({field: "NaN"})
+    assert not form.is_valid()
+    assert "finite" in " ".join(form.errors[field])
