@@ -16,7 +16,8 @@ class FiniteFloatField(forms.FloatField):
 
     default_error_messages = {"not_finite": "Enter a finite number, not {value}."}
 
-    def to_python(self, value: Any) -> float | None:
+    # django-stubs types FloatField.to_python with IntegerField's int return.
+    def to_python(self, value: Any) -> float | None:  # type: ignore[override]
         text = str(value).strip() if value is not None else ""
         try:
             number = float(text) if text else None
