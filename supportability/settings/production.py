@@ -21,3 +21,23 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     os.environ.get("CLIENT_IP_HEADER", "HTTP_X_REAL_IP"),
     "REMOTE_ADDR",
 )
+
+# HTTPS and headers (issue 14; docs/operations.md, "Headers and HTTPS"). TLS ends at the
+# reverse proxy, which tells the app the scheme in X-Forwarded-Proto: the proxy MUST set it
+# itself and drop any the client sent (deploy/nginx.conf overwrites it), or a client could
+# pass plain http off as https. TRUST_X_FORWARDED_PROTO=0 where no proxy stands in front.
+if env_bool("TRUST_X_FORWARDED_PROTO", True):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+# A load balancer's probe may ask over plain http from inside: /healthz answers it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Browsers keep to https for a year, on subdomains too, once they have seen it. The preload
+# directive is consent to browsers' built-in lists (a listing takes a separate submission);
+# HSTS_PRELOAD=0 or HSTS_INCLUDE_SUBDOMAINS=0 where the domain's other hosts can't follow.
+SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
+# Not no-referrer: a POST then carries "Origin: null" and no Referer, and Django's CSRF check
+# over https refuses it. same-origin sends nothing to other sites.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
