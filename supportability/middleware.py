@@ -105,3 +105,20 @@ class SessionLifetime:
             elif now - seen_at >= settings.SESSION_TOUCH_SECONDS or "_seen_at" not in session:
                 session["_seen_at"] = now
         return self.get_response(request)
+
+
+class AccessDeniedAudit:
+    """Records a 403 or 404 that a signed-in caller (a session or a token) got on a route
+    naming an object as an `access.denied` audit event (supportability.services.
+    request_audit). After AuthenticationMiddleware, so that the session's user is known;
+    a token's user is the one DRF set while the view ran."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from .services.request_audit import access_denied_record
+
+        response = self.get_response(request)
+        access_denied_record(request, response)
+        return response

@@ -137,6 +137,8 @@ LOGOUT_REDIRECT_URL = "login"
 # (supportability.middleware.SessionLifetime); logout deletes it server side.
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["supportability.middleware.SessionLifetime", "axes.middleware.AxesMiddleware"]
+# A signed-in caller refused an object a URL names (403, 404) is an audit event.
+MIDDLEWARE += ["supportability.middleware.AccessDeniedAudit"]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
