@@ -26,6 +26,7 @@ from supportability.api.pagination import IdCursorPagination
 from supportability.api.permissions import RoleOrScope
 from supportability.models import ApiToken, LabelSnapshot
 from supportability.roles import Role
+from supportability.services.request_audit import export_record, request_facts
 
 from .serializers import (
     CLEAN_LABEL_COLUMNS,
@@ -165,6 +166,15 @@ class SnapshotRowsView(LabelReader):
         query.is_valid(raise_exception=True)
         fmt = query.validated_data["format"]
         snapshot = get_object_or_404(LabelSnapshot, pk=snapshot_id)
+        # Recorded before the body streams (the view's last word on the download).
+        export_record(
+            actor=request.user,
+            verb="export.snapshot",
+            target=snapshot,
+            fmt=fmt,
+            source=request_facts(request),
+            filters=snapshot.filters,
+        )
         response = StreamingHttpResponse(
             batched(rows_formatted(snapshot, fmt=fmt)), content_type=CONTENT_TYPES[fmt]
         )

@@ -105,6 +105,12 @@ def yes_no(value: Any) -> str:
     return "yes" if value else "no"
 
 
+def credential(value: Any) -> str:
+    """How a request signed in: "session", or an API credential by name ("token:trainer")."""
+    kind, _, name = str(value).partition(":")
+    return f"API credential {name}" if kind == "token" and name else plain(value)
+
+
 Formatter = Callable[[Any], str]
 
 # Each field a sentence may show: its label and formatter. A field not here is never shown.
@@ -186,6 +192,11 @@ FIELDS: dict[str, tuple[str, Formatter]] = {
     "merchants_updated": ("merchants updated", number),
     "scores_created": ("scores new", number),
     "items_enqueued": ("items queued", number),
+    "method": ("method", plain),
+    "path": ("path", plain),
+    "route": ("route", plain),
+    "via": ("via", credential),
+    "filters": ("filters", plain),
 }
 # Shown for a verb this module does not know.
 COMMON_FIELDS = ("status", "item_status", "decision", "category", "reason", "queue")

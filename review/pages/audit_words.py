@@ -230,6 +230,18 @@ VERBS: dict[str, tuple[str, str]] = {
     "user.update": ("{actor} updated user {username}", "role"),
     "token.create": ("{actor} created API credential {name}", "scopes"),
     "token.revoke": ("{actor} revoked API credential {name}", ""),
+    "token.used": ("{actor} used API credential {name}", "method path ip_address"),
+    "token.refused": (
+        "a request with API credential {name} was refused ({reason})",
+        "method path ip_address",
+    ),
+    "access.denied": ("{actor} was refused {asked}", "status method path route via"),
+    "export.snapshot": (
+        "{actor} downloaded label snapshot {object} as {format}",
+        "route via filters",
+    ),
+    "export.audit": ("{actor} downloaded the audit trail as {format}", "filters via"),
+    "export.agreement": ("{actor} downloaded the agreement figures as {format}", "via"),
     "data_issues.check": (
         "{actor} checked the stored rows against the rules",
         "found resolved still_open",
@@ -250,6 +262,13 @@ def _object_words(event: AuditEvent, names: Names) -> str:
     if event.object_type == "labeling.queue" and event.object_id.isdigit():
         return names.queues.get(int(event.object_id), "(a removed queue)")
     return event.object_id
+
+
+def _asked_words(kwargs: Any) -> str:
+    """What a refused request named: {"item_id": 42} → "item 42"."""
+    if not isinstance(kwargs, dict) or not kwargs:
+        return "an object"
+    return ", ".join(f"{words(str(k).removesuffix('_id'))} {plain(v)}" for k, v in kwargs.items())
 
 
 def audit_line(event: AuditEvent, names: Names = NO_NAMES) -> AuditLine:
@@ -281,6 +300,8 @@ def audit_line(event: AuditEvent, names: Names = NO_NAMES) -> AuditLine:
         drawn=number(state.get("drawn", 0)),
         username=plain(state.get("username", "")),
         name=plain(state.get("name", "")),
+        asked=_asked_words(state.get("kwargs")),
+        format=plain(state.get("format", "")).upper(),
     )
     if event.verb.startswith("model.") or event.verb.startswith("queue."):
         values["model"] = values["model"] or plain(

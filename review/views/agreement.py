@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from supportability.access import HtmxHttpRequest, role_required
 from supportability.csv_cells import csv_row
 from supportability.roles import Role
+from supportability.services.request_audit import Requested, export_record, request_facts
 
 from .. import selectors, services
 from ..pages.charts import bar_chart
@@ -102,6 +103,13 @@ def _rows(page: selectors.QualityPage) -> Iterator[list[Any]]:
 @role_required(Role.LEAD)
 def agreement_csv(request: HtmxHttpRequest) -> HttpResponseBase:
     page = selectors.quality_latest()
+    export_record(
+        actor=request.user,
+        verb="export.agreement",
+        target=page.run or Requested.of("review.qualityrun", "none"),
+        fmt="csv",
+        source=request_facts(request),
+    )
     writer = csv.writer(_Echo())
     lines = (writer.writerow(csv_row(row)) for row in _rows(page))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

@@ -20,6 +20,7 @@ from supportability.access import HtmxHttpRequest, role_required
 from supportability.csv_cells import csv_row
 from supportability.models import Merchant, PolicyCategory
 from supportability.roles import Role, has_role
+from supportability.services.request_audit import Requested, export_record, request_facts
 
 from ..models import Adjudication, CleanLabel
 from ..pages import audit as browser
@@ -153,6 +154,16 @@ def audit_csv(request: HtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
         return HttpResponse(
             "\n".join(lines) + "\n", status=400, content_type="text/plain; charset=utf-8"
         )
+    asked = {k: str(v) for k, v in form.cleaned_data.items() if v not in (None, "")}
+    asked.pop("before", None)  # the page's position, not a filter
+    export_record(
+        actor=request.user,
+        verb="export.audit",
+        target=Requested.of("supportability.auditevent", "csv"),
+        fmt="csv",
+        source=request_facts(request),
+        filters=asked,
+    )
     rows = browser.audit_export_rows(filters=form.filters())
     response = StreamingHttpResponse(_csv_chunks(rows), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")

@@ -146,7 +146,8 @@ def test_csv_keeps_raw_fields_but_drops_secrets(lead, every_verb):
     response = logged_in(lead).get("/lead/audit.csv")
     body = b"".join(response.streaming_content).decode()
     rows = list(csv.DictReader(io.StringIO(body)))
-    assert len(rows) == len(written_verbs())
+    # Every verb, then the download's own event (written before its first byte).
+    assert len(rows) == len(written_verbs()) + 1 and rows[-1]["verb"] == "export.audit"
     assert '"priority":0.72' in rows[0]["after"]  # raw JSON, for examiners
     for token in tokens:
         assert token not in body
@@ -262,3 +263,70 @@ def test_names_cost_at_most_a_query_per_kind(lead, django_assert_max_num_queries
     events = list(AuditEvent.objects.filter(pk__in=[e.pk for e in events]))
     with django_assert_max_num_queries(2):  # users, their groups
         names_for(events)
+
+
+def _texts(line):
+    return [f"{c.label} {c.text}" for c in line.changes]
+
+
+def test_a_refused_request_reads_as_who_was_refused_what(analyst):
+    after = {
+        "method": "GET",
+        "path": "/lead/items/42/",
+        "route": "review:item",
+        "via": "session",
+        "status": 403,
+        "kwargs": {"item_id": "42"},
+    }
+    event = _event("access.denied", actor=analyst, target=analyst, after=after)
+    line = audit_line(event, names_for([event]))
+    assert line.sentence == "analyst ana was refused item 42"
+    assert _texts(line) == [
+        "status 403",
+        "method GET",
+        "path /lead/items/42/",
+        "route review:item",
+        "via session",
+    ]
+
+
+def test_a_tokens_use_and_refusal_read_without_the_word_token(lead):
+    used = _event(
+        "token.used",
+        actor=lead,
+        target=lead,
+        after={"name": "trainer", "method": "GET", "path": "/api/v1/", "ip_address": "10.1.2.3"},
+    )
+    refused = _event(
+        "token.refused",
+        target=lead,
+        after={"name": "trainer", "method": "GET", "path": "/api/v1/", "reason": "revoked"},
+    )
+    names = names_for([used, refused])
+    assert audit_line(used, names).sentence == "lead lea used API credential trainer"
+    assert "from 10.1.2.3" in _texts(audit_line(used, names))
+    line = audit_line(refused, names)
+    assert line.sentence == "a request with API credential trainer was refused (revoked)"
+    assert "token" not in line.sentence.lower()
+
+
+def test_downloads_read_as_what_was_downloaded_in_which_format(lead):
+    snapshot = _event(
+        "export.snapshot",
+        actor=lead,
+        target=lead,
+        after={"format": "jsonl", "route": "api-snapshot-rows", "via": "token:trainer"},
+    )
+    audit = _event(
+        "export.audit",
+        actor=lead,
+        target=lead,
+        after={"format": "csv", "via": "session", "filters": {"verb": "label."}},
+    )
+    names = names_for([snapshot, audit])
+    line = audit_line(snapshot, names)
+    assert line.sentence == f"lead lea downloaded label snapshot {lead.pk} as JSONL"
+    assert "via API credential trainer" in _texts(line)
+    line = audit_line(audit, names)
+    assert line.sentence == "lead lea downloaded the audit trail as CSV"
+    assert _texts(line) == ["filters verb label.", "via session"]

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from review.api.export import FORMATS, rows_formatted
 from supportability.models import LabelSnapshot
+from supportability.services.request_audit import export_record
 
 
 class Command(BaseCommand):
@@ -22,6 +23,17 @@ class Command(BaseCommand):
         snapshot = LabelSnapshot.objects.filter(pk=snapshot_id).first()
         if snapshot is None:
             raise CommandError(f"No snapshot with id {snapshot_id}.")
+        source = {"route": "manage.py export_snapshot", "via": "command"}
+        if output is not None:
+            source["output"] = output
+        export_record(
+            actor=None,
+            verb="export.snapshot",
+            target=snapshot,
+            fmt=fmt,
+            source=source,
+            filters=snapshot.filters,
+        )
         lines = rows_formatted(snapshot, fmt=fmt)
         if output is None:
             for line in lines:
