@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..audit import audit_record
@@ -73,7 +75,12 @@ def token_create(
         actor=actor,
         verb="token.create",
         target=token,
-        after={"name": name, "scopes": list(scopes), "user": user.get_username()},
+        after={
+            "name": name,
+            "prefix": token.prefix,
+            "scopes": token.scopes,
+            "user": user.get_username(),
+        },
     )
     return token, secret
 
@@ -84,5 +91,50 @@ def token_revoke(*, name: str, actor: Any = None) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, verb="token.revoke", target=token, after={"name": name})
+        audit_record(
+            actor=actor,
+            verb="token.revoke",
+            target=token,
+            after={"name": name, "prefix": token.prefix, "scopes": token.scopes},
+        )
     return token
+
+
+# A token's use is recorded once per window, with the first request of the window.
+TOKEN_USE_WINDOW = timedelta(minutes=15)
+
+
+def token_presented(
+    *,
+    token_id: int,
+    verb: str,
+    after: dict[str, Any],
+    actor: Any = None,
+    actor_label: str = "",
+) -> bool:
+    """Record that a token was presented (`token.used`, or `token.refused` for a revoked
+    one) unless it was already recorded in the last TOKEN_USE_WINDOW; the caller reads
+    last_used_at with the token and calls this only when the window looks open (so a busy
+    token costs no write). Returns whether this request recorded it.
+
+    The conditional UPDATE claims the window: of two concurrent requests, the second one's
+    UPDATE waits for the first's commit (PostgreSQL re-reads the row; SQLite's writers take
+    turns), finds last_used_at inside the window and matches no row, so it writes nothing.
+    """
+    now = timezone.now()
+    cutoff = now - TOKEN_USE_WINDOW
+    with transaction.atomic():
+        claimed = (
+            ApiToken.objects.filter(pk=token_id)
+            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff))
+            .update(last_used_at=now)
+        )
+        if claimed:
+            audit_record(
+                actor=actor,
+                actor_label=actor_label,
+                verb=verb,
+                target=ApiToken(pk=token_id),
+                after=after,
+            )
+    return bool(claimed)
