@@ -46,6 +46,15 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _own_checkpoints(tmp_path_factory: pytest.TempPathFactory, settings: Any) -> Any:
+    """Each test seals against checkpoints of its own: its database starts empty (or is
+    rolled back), and a checkpoint another test wrote would not match its chain."""
+    directory = tmp_path_factory.mktemp("checkpoints", numbered=True)
+    settings.AUDIT_CHECKPOINT_DIR = directory
+    return directory
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
     from tests.factories import UserFactory

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import agreement, audit, dashboard, logins, models, queues, work
+from .views import agreement, audit, audit_trail, dashboard, logins, models, queues, work
 
 app_name = "review"
 urlpatterns = [
@@ -17,6 +17,7 @@ urlpatterns = [
     path("queues/<id:queue_id>/draw/", queues.queue_draw, name="queue-draw"),
     path("gold/", queues.gold_create, name="gold-create"),
     path("audit/", audit.audit_browser, name="audit"),
+    path("audit/verify/", audit_trail.audit_verify, name="audit-verify"),
     path("logins/", logins.logins, name="logins"),
     path("audit.csv", audit.audit_csv, name="audit-csv"),
     path("merchants/<id:merchant_id>/", audit.merchant_timeline, name="merchant"),

@@ -1,5 +1,5 @@
-"""A migration operation that adds a CHECK constraint without refusing, or rewriting, the
-rows already stored.
+"""Migration operations: a CHECK constraint added without refusing, or rewriting, the rows
+already stored; and a guard that refuses TRUNCATE of a table of evidence.
 
 Constraints that keep numbers finite and in range arrived after data: a database may hold
 a row that breaks one (a NaN volume posted before intake checked it). Adding the
@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.migrations.operations import AddConstraint
+from django.db.migrations.operations.base import Operation
 
 
 def _violations(model: Any, constraint: Any, schema_editor: Any) -> int:
@@ -57,3 +58,66 @@ class AddConstraintForNewRows(AddConstraint):
 
     def describe(self) -> str:
         return f"{super().describe()} (for new rows if stored ones break it)"
+
+
+# TRUNCATE fires no row trigger, so a row trigger refusing DELETE does not refuse it: a
+# statement-level trigger does, whoever runs it (TRUNCATE ... CASCADE from another table
+# included). Only the table's owner can disable it, which is why the application's role
+# must not own the tables in production (docs/operations.md, "The database's roles").
+REFUSE_TRUNCATE = "supportability_refuse_truncate"
+
+CREATE_REFUSE_TRUNCATE = f"""
+CREATE OR REPLACE FUNCTION {REFUSE_TRUNCATE}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        MESSAGE = 'TRUNCATE of ' || TG_TABLE_NAME || ' refused: its rows are evidence',
+        HINT = 'Decisions and the audit trail are kept; nothing deletes them wholesale.',
+        ERRCODE = 'restrict_violation';
+END
+$$;
+"""
+
+
+def truncate_trigger(table: str) -> str:
+    """The name of `table`'s guard (test databases disable it to flush between tests)."""
+    return f"{table}_refuse_truncate"
+
+
+class GuardTruncate(Operation):
+    """Refuse TRUNCATE on `table` (PostgreSQL; SQLite has no TRUNCATE)."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__name__, [self.table], {})
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(CREATE_REFUSE_TRUNCATE, params=None)
+        schema_editor.execute(
+            f"CREATE TRIGGER {truncate_trigger(self.table)} BEFORE TRUNCATE ON {self.table}"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {REFUSE_TRUNCATE}()",
+            params=None,
+        )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(
+                f"DROP TRIGGER IF EXISTS {truncate_trigger(self.table)} ON {self.table}",
+                params=None,
+            )
+
+    def describe(self) -> str:
+        return f"Refuse TRUNCATE on {self.table}"

@@ -138,6 +138,7 @@ TABLE: dict[str, Route] = {
     "review:queue-draw": page(LEADS, args={"queue_id": "queue"}, POST=409),
     "review:gold-create": page(LEADS, POST=400),
     "review:audit": page(LEADS, GET=200),
+    "review:audit-verify": page(LEADS, POST=302),
     "review:logins": page(LEADS, GET=200, POST=400),
     "review:audit-csv": page(LEADS, GET=200),
     # Analysts see a decided merchant's timeline, blind (the IDOR table holds the rest).

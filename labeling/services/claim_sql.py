@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from supportability.audit import chain_append
+from supportability.audit import audit_record_many
 from supportability.models import AuditEvent
 
 from ..models import Lease
@@ -68,8 +68,8 @@ LOCK_NEXT = f"""
     LIMIT 1
 """
 
-# Lease the locked item in one statement; the audit event follows through the chain's
-# writer (supportability.audit), which links it into the hash chain.
+# Lease the locked item in one statement; the audit event follows through the audit
+# writer (supportability.audit): one insert, sealed into the hash chain later.
 LEASE = """
     WITH item AS (
         UPDATE labeling_reviewitem SET status = 'leased', updated_at = %(now)s
@@ -173,7 +173,7 @@ def lease_item(
             },
         )
         lease_id, item, score_id, merchant_id = cursor.fetchone()
-    chain_append(
+    audit_record_many(
         [
             AuditEvent(
                 actor_id=user_id,

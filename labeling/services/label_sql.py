@@ -1,6 +1,6 @@
 """The label's hot path on PostgreSQL, in plain SQL (see claim_sql.py for why): lock the
 lease with its item, then record the label, end the lease and move the item on in one
-statement, and audit it through the chain's writer (supportability.audit)."""
+statement, and audit it through the audit writer (supportability.audit)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connection
 
-from supportability.audit import chain_append
+from supportability.audit import audit_record_many
 from supportability.models import AuditEvent
 
 LOCK = """
@@ -82,11 +82,11 @@ def lock(*, lease_token: Any, item_id: int) -> LockedLease | None:
 
 def record(**values: Any) -> int:
     """Insert the label and apply its consequences, then audit it (the transaction's last
-    write: the audit chain's lock is held from there to commit); returns the label's id."""
+    write); returns the label's id."""
     with connection.cursor() as cursor:
         cursor.execute(RECORD, values)
         label_id = int(cursor.fetchone()[0])
-    chain_append(
+    audit_record_many(
         [
             AuditEvent(
                 actor_id=values["user"],

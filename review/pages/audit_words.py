@@ -242,6 +242,11 @@ VERBS: dict[str, tuple[str, str]] = {
     ),
     "export.audit": ("{actor} downloaded the audit trail as {format}", "filters via"),
     "export.agreement": ("{actor} downloaded the agreement figures as {format}", "via"),
+    "audit.verified": (
+        "{actor} verified the audit trail: {outcome}",
+        "events head_seq checkpoints broken_kind broken_seq",
+    ),
+    "audit.verification_requested": ("{actor} asked for the audit trail to be verified", ""),
     "data_issues.check": (
         "{actor} checked the stored rows against the rules",
         "found resolved still_open",
@@ -302,6 +307,7 @@ def audit_line(event: AuditEvent, names: Names = NO_NAMES) -> AuditLine:
         name=plain(state.get("name", "")),
         asked=_asked_words(state.get("kwargs")),
         format=plain(state.get("format", "")).upper(),
+        outcome="intact" if state.get("intact") is True else "broken",
     )
     if event.verb.startswith("model.") or event.verb.startswith("queue."):
         values["model"] = values["model"] or plain(

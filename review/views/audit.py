@@ -25,6 +25,7 @@ from supportability.services.request_audit import Requested, export_record, requ
 from ..models import Adjudication, CleanLabel
 from ..pages import audit as browser
 from ..pages import timeline
+from ..pages.audit_integrity import audit_integrity
 from ..pages.timeline_blind import analyst_timeline
 
 
@@ -136,6 +137,7 @@ def _audit_response(
             "verbs": browser.audit_verbs(),
             "goto": goto[0],
             "goto_error": goto[1],
+            "integrity": audit_integrity(),
         }
         response = render(request, "review/audit.html", context, status=status)
     # The same URL answers with a page or a fragment: caches must tell them apart.

@@ -338,9 +338,9 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
 class AuditEvent(models.Model):
     """Who did what to which object, when, with the state before and after. Append-only and
-    tamper-evident: each event is a link of a hash chain (`seq`, `prev_hash`, `hash`), appended
-    by supportability.audit under a lock and checked by `manage.py verify_audit`; on PostgreSQL
-    a trigger refuses UPDATE and DELETE."""
+    tamper-evident: written unsealed by supportability.audit, then sealed once into a hash
+    chain (`seq`, `prev_hash`, `hash`) by the sealer and checked by `manage.py verify_audit`;
+    on PostgreSQL triggers refuse TRUNCATE, DELETE and every UPDATE but the sealing."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -357,16 +357,29 @@ class AuditEvent(models.Model):
     # Set when the event is built, not by the insert: the hash covers it.
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # The event's position in the chain, and the chain's hashes (hex sha256): `hash` covers
-    # `prev_hash` and the event's content (supportability.audit.event_hash).
-    seq = models.BigIntegerField(unique=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    # `prev_hash` and the event's content (supportability.audit.event_hash). All three are
+    # empty until the sealer links the event, then set once.
+    seq = models.BigIntegerField(unique=True, null=True, blank=True)
+    # NULL, not "": unsealed is no hash at all (auditevent_sealed_whole checks all three).
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ("-id",)
-        indexes: ClassVar = [models.Index(fields=["object_type", "object_id"])]
+        indexes: ClassVar = [
+            models.Index(fields=["object_type", "object_id"]),
+            # The sealer's work list: what is not sealed yet, in id order.
+            models.Index(fields=["id"], name="auditevent_unsealed", condition=Q(seq__isnull=True)),
+        ]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                name="auditevent_sealed_whole",
+                condition=Q(seq__isnull=True, prev_hash__isnull=True, hash__isnull=True)
+                | Q(seq__gte=1, prev_hash__isnull=False, hash__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.verb} {self.object_type}:{self.object_id}"
@@ -374,7 +387,7 @@ class AuditEvent(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise TypeError("audit events are never updated")
-        # Only the chain's writer may insert: it assigns seq and hashes under the chain lock.
+        # Only the audit writer inserts, unsealed; only the sealer links events into the chain.
         raise TypeError("audit events are appended with supportability.audit.audit_record")
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -404,4 +417,5 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
+from .audit_checks import AuditVerification as AuditVerification  # noqa: E402
 from .similarity import SimilarityIndex as SimilarityIndex  # noqa: E402

@@ -277,7 +277,31 @@ CELERY_BEAT_SCHEDULE = {
     "retrain-if-due": {"task": "review.tasks.retrain_if_due", "schedule": 300.0},
     "noise-check": {"task": "review.tasks.noise_check", "schedule": 3600.0},
     "top-up-queues": {"task": "review.tasks.queues_top_up", "schedule": 300.0},
+    "seal-audit": {"task": "supportability.tasks.audit_seal_tick", "schedule": 5.0},
+    "verify-audit": {
+        "task": "supportability.tasks.audit_verify_tick",
+        "schedule": float(os.environ.get("AUDIT_VERIFY_SECONDS", "3600")),
+    },
 }
+
+# The audit trail (supportability.audit): events are sealed into the hash chain by the
+# "seal-audit" beat task, at most AUDIT_SEAL_BATCH per transaction; the chain's head goes to
+# a signed checkpoint outside the database after every seal and at least every
+# AUDIT_CHECKPOINT_INTERVAL seconds. AUDIT_CHECKPOINT_KEY signs them: keep it out of the
+# database and its backups (production refuses to start without it; elsewhere a random key
+# is kept in AUDIT_CHECKPOINT_KEY_FILE). AUDIT_CHECKPOINT_DIR must be one directory that
+# every worker reaches (or replace AUDIT_CHECKPOINT_STORE with an object store).
+AUDIT_SEAL_BATCH = int(os.environ.get("AUDIT_SEAL_BATCH", "5000"))
+AUDIT_CHECKPOINT_INTERVAL = float(os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "300"))
+AUDIT_CHECKPOINT_DIR = Path(os.environ.get("AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
+AUDIT_CHECKPOINT_KEY = os.environ.get("AUDIT_CHECKPOINT_KEY", "")
+AUDIT_CHECKPOINT_KEY_FILE = Path(
+    os.environ.get("AUDIT_CHECKPOINT_KEY_FILE", VAR_DIR / "audit-checkpoint.key")
+)
+AUDIT_CHECKPOINT_KEY_CREATE = True  # make a random key in the file when there is none
+AUDIT_CHECKPOINT_STORE = os.environ.get(
+    "AUDIT_CHECKPOINT_STORE", "supportability.audit.checkpoints.FileCheckpointStore"
+)
 
 # The transactional outbox (supportability.outbox): a running task heartbeats every
 # OUTBOX_HEARTBEAT_SECONDS; a redelivery takes over a task silent for

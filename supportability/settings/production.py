@@ -41,3 +41,8 @@ SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
 # over https refuses it. same-origin sends nothing to other sites.
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# The audit trail's checkpoints (docs/operations.md, "The audit trail"): production is given
+# the signing key (AUDIT_CHECKPOINT_KEY, or AUDIT_CHECKPOINT_KEY_FILE naming a file that
+# holds it) and never makes one; `manage.py check` fails without it (supportability.E001).
+AUDIT_CHECKPOINT_KEY_CREATE = False

@@ -11,10 +11,15 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 # The suite calls the API thousands of times a minute; the throttle's own test sets a rate.
 os.environ.setdefault("API_TOKEN_RATE", "1000000/min")
 os.environ.setdefault("API_USER_RATE", "1000000/min")
+# Tests put checkpoints in a directory of their own (the root conftest); this is the key.
+os.environ.setdefault("AUDIT_CHECKPOINT_KEY", "test-only-audit-checkpoint-key")
 
 from .base import *  # noqa: F403
 from .base import DATABASES, STATIC_ROOT, VAR_DIR
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Flushing between transactional tests lifts the TRUNCATE guards (tests/postgres_flush).
+    DATABASES["default"]["ENGINE"] = "tests.postgres_flush"
 if DATABASES["default"]["ENGINE"] == "supportability.sqlite":
     DATABASES["default"]["NAME"] = ":memory:"
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}

@@ -81,7 +81,8 @@ def _stored() -> tuple[int, ...]:
         Score.objects.count(),
         Label.objects.count(),
         LabelSnapshot.objects.count(),
-        AuditEvent.objects.exclude(verb__startswith="retrain").count(),
+        # A credential's first use in its window is recorded whatever the request held.
+        AuditEvent.objects.exclude(verb__startswith="retrain").exclude(verb="token.used").count(),
     )
 
 

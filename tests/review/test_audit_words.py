@@ -330,3 +330,16 @@ def test_downloads_read_as_what_was_downloaded_in_which_format(lead):
     line = audit_line(audit, names)
     assert line.sentence == "lead lea downloaded the audit trail as CSV"
     assert _texts(line) == ["filters verb label.", "via session"]
+
+
+def test_a_verification_reads_as_its_outcome():
+    merchant = MerchantFactory()
+    event = audit_record(
+        actor=None,
+        verb="audit.verified",
+        target=merchant,
+        after={"intact": False, "events": 41, "broken_kind": "rewritten", "broken_seq": 12},
+    )
+    assert audit_line(event).sentence == "system verified the audit trail: broken"
+    event.after = {"intact": True, "events": 41}
+    assert audit_line(event).sentence == "system verified the audit trail: intact"

@@ -1,6 +1,6 @@
-"""The audit trail as a hash chain: appends link events in seq order, values read back from
-the database hash as written, and chain_verify (manage.py verify_audit) finds edited,
-deleted and reordered events."""
+"""The audit trail as a hash chain: the sealer links events in id order with gap-free seqs,
+values read back from the database hash as written, and chain_verify (manage.py
+verify_audit) finds edited, deleted and reordered events. Checkpoints: test_audit_anchors.py."""
 
 from __future__ import annotations
 
@@ -16,17 +16,16 @@ from django.db.utils import IntegrityError
 
 from labeling import services
 from supportability.audit import (
-    DELETED,
-    EDITED,
     GENESIS,
     HASHED,
-    REORDERED,
     audit_event,
     audit_record,
     audit_record_many,
     chain_verify,
     event_hash,
 )
+from supportability.audit.sealing import audit_seal
+from supportability.audit.verification import DELETED, EDITED, REORDERED
 from supportability.management.commands.verify_audit import Command as VerifyAudit
 from supportability.models import AuditEvent
 from tests.factories import MerchantFactory, ReviewItemFactory, UserFactory
@@ -37,8 +36,9 @@ TRIGGER = "supportability_auditevent_append_only"
 
 
 def _events(n):
+    """n events, sealed, as stored."""
     merchant = MerchantFactory()
-    return [
+    written = [
         audit_record(
             actor=None,
             verb=f"test.step{i}",
@@ -49,6 +49,8 @@ def _events(n):
         )
         for i in range(1, n + 1)
     ]
+    audit_seal()
+    return list(AuditEvent.objects.filter(pk__in=[e.pk for e in written]).order_by("seq"))
 
 
 def _tamper(sql: str, params: list | None = None) -> None:
@@ -62,7 +64,14 @@ def _tamper(sql: str, params: list | None = None) -> None:
         cursor.execute(sql, params or [])
 
 
-def test_events_get_consecutive_seqs_and_linked_hashes():
+def test_events_are_written_unsealed():
+    merchant = MerchantFactory()
+    event = audit_record(actor=None, verb="test.one", target=merchant)
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.seq, stored.prev_hash, stored.hash) == (None, None, None)
+
+
+def test_sealing_gives_consecutive_seqs_and_linked_hashes():
     written = _events(3)
     stored = list(AuditEvent.objects.order_by("seq"))
     assert [e.seq for e in stored] == [1, 2, 3]
@@ -76,15 +85,29 @@ def test_events_get_consecutive_seqs_and_linked_hashes():
 
 def test_bulk_events_are_linked_in_the_order_given():
     merchant = MerchantFactory()
-    first = audit_record(actor=None, verb="test.first", target=merchant)
+    audit_record(actor=None, verb="test.first", target=merchant)
     audit_record_many(
         audit_event(actor=None, verb=f"test.bulk{i}", target=merchant, after={"i": i})
         for i in range(5)
     )
+    assert audit_seal().sealed == 6
     stored = list(AuditEvent.objects.order_by("seq"))
     assert [e.verb for e in stored] == ["test.first"] + [f"test.bulk{i}" for i in range(5)]
-    assert [e.seq for e in stored] == list(range(first.seq, first.seq + 6))
+    assert [e.seq for e in stored] == [1, 2, 3, 4, 5, 6]
     assert chain_verify().intact
+
+
+def test_sealing_goes_on_from_the_head_in_batches():
+    _events(3)
+    merchant = MerchantFactory()
+    audit_record_many(audit_event(actor=None, verb="test.more", target=merchant) for _ in range(7))
+    result = audit_seal(batch_size=2)
+    assert (result.sealed, result.head_seq) == (7, 10)
+    assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(
+        range(1, 11)
+    )
+    assert chain_verify().intact
+    assert audit_seal().sealed == 0
 
 
 AWKWARD = {
@@ -105,10 +128,13 @@ def test_awkward_json_hashes_the_same_after_the_round_trip(analyst):
         before=AWKWARD,
         after={"list": [AWKWARD]},
     )
+    audit_seal()
     stored = AuditEvent.objects.get(pk=event.pk)
-    assert stored.hash == event.hash
     assert stored.created_at == event.created_at
-    assert event_hash(stored, stored.prev_hash) == event.hash
+    # The sealer hashed what the database gave back: so does the verifier, at any time.
+    assert event_hash(stored, stored.prev_hash) == stored.hash
+    event.seq = stored.seq  # the values as written hash the same
+    assert event_hash(event, stored.prev_hash) == stored.hash
     assert chain_verify().intact
 
 
@@ -191,9 +217,9 @@ def test_verify_detects_a_deleted_first_event():
 @pytest.mark.parametrize(("a", "b"), [(2, 4), (2, 3)])
 def test_verify_detects_events_whose_seqs_were_swapped(a, b):
     events = _events(5)
-    _tamper("UPDATE supportability_auditevent SET seq = -1 WHERE seq = %s", [a])
+    _tamper("UPDATE supportability_auditevent SET seq = 999999 WHERE seq = %s", [a])
     _tamper("UPDATE supportability_auditevent SET seq = %s WHERE seq = %s", [a, b])
-    _tamper("UPDATE supportability_auditevent SET seq = %s WHERE seq = -1", [b])
+    _tamper("UPDATE supportability_auditevent SET seq = %s WHERE seq = 999999", [b])
     broken = chain_verify().broken
     assert broken is not None
     assert (broken.kind, broken.seq, broken.event_id) == (REORDERED, a, events[b - 1].pk)
@@ -218,7 +244,8 @@ def test_verify_detects_events_whose_contents_were_swapped():
 def test_command_prints_the_head_of_an_intact_chain(capsys):
     events = _events(4)
     call_command("verify_audit")
-    assert capsys.readouterr().out.strip() == f"4 events, chain intact, head {events[-1].hash}"
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"4 events, chain intact, head {events[-1].hash}"
 
 
 def test_command_on_a_broken_chain_names_the_event_and_exits_non_zero(monkeypatch, capsys):
@@ -248,10 +275,11 @@ def test_events_are_only_appended_through_the_chain():
     "sql",
     [
         "UPDATE supportability_auditevent SET actor_label = 'mallory' WHERE seq = 1",
+        "UPDATE supportability_auditevent SET seq = 9 WHERE seq = 1",
         "DELETE FROM supportability_auditevent WHERE seq = 1",
     ],
 )
-def test_postgres_refuses_to_update_or_delete_an_event(sql):
+def test_postgres_refuses_to_update_or_delete_a_sealed_event(sql):
     _events(2)
     refused = pytest.raises(IntegrityError, match="audit events are append-only")
     with refused, transaction.atomic(), connection.cursor() as cursor:
@@ -260,12 +288,34 @@ def test_postgres_refuses_to_update_or_delete_an_event(sql):
 
 
 @pytest.mark.postgres
-def test_postgres_allows_truncate_which_flushes_test_databases():
+@pytest.mark.parametrize(
+    "assignments",
+    [
+        "actor_label = 'mallory'",  # an edit before sealing
+        "seq = 1, prev_hash = repeat('0', 64), hash = repeat('0', 64), verb = 'x.forged'",
+    ],
+)
+def test_postgres_lets_an_unsealed_event_be_sealed_and_nothing_else(assignments):
+    merchant = MerchantFactory()
+    event = audit_record(actor=None, verb="test.one", target=merchant)
+    refused = pytest.raises(IntegrityError, match="audit events are append-only")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE supportability_auditevent SET {assignments} WHERE id = %s",  # noqa: S608
+            [event.pk],
+        )
+    assert audit_seal().sealed == 1
+    assert AuditEvent.objects.get(pk=event.pk).verb == "test.one"
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_truncate_of_the_audit_trail():
     _events(2)
-    with connection.cursor() as cursor:
+    refused = pytest.raises(IntegrityError, match="TRUNCATE of supportability_auditevent refused")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the inserts' deferred checks
-        cursor.execute("TRUNCATE supportability_auditevent")
-    assert not AuditEvent.objects.exists()
+        cursor.execute("TRUNCATE supportability_auditevent CASCADE")
+    assert AuditEvent.objects.count() == 2
 
 
 @pytest.mark.postgres
@@ -303,7 +353,7 @@ def test_concurrent_writers_append_one_unbroken_chain(taxonomy):
                         audit_event(actor=None, verb="test.batch", target=merchant, after={"i": i})
                         for _ in range(3)
                     )
-                # Outside a transaction: the chain's writer opens one to hold its lock.
+                # Outside a transaction: the writer opens one for the insert.
                 audit_record(actor=None, verb="test.one", target=merchant, after={"w": writer})
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -317,6 +367,8 @@ def test_concurrent_writers_append_one_unbroken_chain(taxonomy):
     for thread in threads:
         thread.join(timeout=120)
     assert not errors
+    audit_seal()
+    assert not AuditEvent.objects.filter(seq__isnull=True).exists()
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
     assert AuditEvent.objects.filter(verb="label.submit").count() == 40

@@ -21,7 +21,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "SECURE_", "HSTS_", "DEBUG", "SECRET_KEY"))
+        if not key.startswith(("DJANGO_", "SECURE_", "HSTS_", "DEBUG", "SECRET_KEY", "AUDIT_"))
     }
     env.update(
         DJANGO_SETTINGS_MODULE="supportability.settings.production",
@@ -31,6 +31,8 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         ALLOWED_HOSTS="review.example.com",
         CSRF_TRUSTED_ORIGINS="https://review.example.com",
         VAR_DIR=str(tmp_path),
+        AUDIT_CHECKPOINT_KEY=get_random_secret_key(),
+        AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints"),
     )
     env.update(extra)
     return env
@@ -52,6 +54,18 @@ def test_deploy_check_reports_no_issues(tmp_path):
     result = deploy_check(production_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_does_not_start_without_the_checkpoint_key(tmp_path):
+    env = production_env(tmp_path)
+    del env["AUDIT_CHECKPOINT_KEY"]
+    result = deploy_check(env)
+    assert result.returncode != 0
+    assert "supportability.E001" in result.stderr + result.stdout
+    assert "AUDIT_CHECKPOINT_KEY" in result.stderr + result.stdout
+    key_file = tmp_path / "checkpoint.key"
+    key_file.write_text("a key from the secret store\n")
+    assert deploy_check(env | {"AUDIT_CHECKPOINT_KEY_FILE": str(key_file)}).returncode == 0
 
 
 def test_deploy_check_names_what_an_operator_turned_off(tmp_path):

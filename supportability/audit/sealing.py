@@ -1,0 +1,207 @@
+"""The sealer: links committed, unsealed audit events into the hash chain, in id order, a
+batch per transaction, then writes a checkpoint of the new head outside the database.
+
+One sealer runs at a time: the checkpoint store's lock on one host, and on PostgreSQL a
+session advisory lock across hosts (a second sealer finds it held and returns at once; the
+beat runs it again in a few seconds). Only the sealer assigns `seq`, inside the transaction
+that seals, so positions are gap-free whatever the writers did: a writer that rolled back
+left no event, and one that committed late is sealed in the next batch, at the end.
+
+Before sealing, the sealer checks that the chain still ends where the latest checkpoint
+says it did. If not (the newest events were deleted, the table truncated, the chain
+rewritten), it seals nothing, so that it cannot paper over the damage with new positions,
+and records why (an AuditVerification the lead's audit page shows).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..models import AuditEvent, AuditVerification
+from .checkpoints import (
+    Checkpoint,
+    CheckpointInvalid,
+    CheckpointStore,
+    checkpoint_store,
+    link_of,
+)
+from .hashing import GENESIS, event_hash
+
+log = logging.getLogger(__name__)
+
+# The PostgreSQL advisory lock one sealer holds while it runs ("auditse" in ASCII).
+SEAL_LOCK = 0x0061_7564_6974_7365
+
+
+@dataclass(frozen=True)
+class SealResult:
+    sealed: int  # events sealed by this run
+    head_seq: int  # the chain's last seq afterwards
+    checkpoint: Checkpoint | None  # the checkpoint written, if any
+    refused: str = ""  # why nothing was sealed, when something stopped it
+
+
+def sealed_head() -> tuple[int, str]:
+    """The chain's last sealed (seq, hash), or (0, GENESIS)."""
+    head = (
+        AuditEvent.objects.filter(seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    return (int(head[0] or 0), str(head[1])) if head is not None else (0, GENESIS)
+
+
+def head_disagreement(checkpoint: Checkpoint | None) -> str:
+    """Why the stored chain no longer ends where `checkpoint` saw it end ('' if it does)."""
+    if checkpoint is None or checkpoint.seq == 0:
+        return ""
+    stored = AuditEvent.objects.filter(seq=checkpoint.seq).values_list("hash", flat=True).first()
+    when = checkpoint.at.isoformat(timespec="seconds")
+    if stored is None:
+        top, _ = sealed_head()
+        return (
+            f"the checkpoint of {when} saw the chain end at seq {checkpoint.seq}, and the"
+            f" database's chain ends at seq {top}: the newest events were deleted"
+        )
+    if stored != checkpoint.head:
+        return (
+            f"the event at seq {checkpoint.seq} no longer has the hash the checkpoint of {when}"
+            " recorded: the chain was rewritten"
+        )
+    return ""
+
+
+@contextmanager
+def _one_sealer() -> Iterator[bool]:
+    if connection.vendor != "postgresql":
+        yield True  # SQLite: one writer at a time, and the store's lock covers the host
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [SEAL_LOCK])
+        held = bool(cursor.fetchone()[0])
+        try:
+            yield held
+        finally:
+            if held:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [SEAL_LOCK])
+
+
+def audit_seal(*, batch_size: int | None = None, max_batches: int = 20) -> SealResult:
+    """Seal what is committed and unsealed (up to `max_batches` batches), then checkpoint
+    the head: after any seal, and when the last checkpoint is older than
+    AUDIT_CHECKPOINT_INTERVAL. Safe to run at any time, from anywhere, twice at once."""
+    size = batch_size or settings.AUDIT_SEAL_BATCH
+    store = checkpoint_store()
+    with store.lock(), _one_sealer() as held:
+        if not held:
+            return SealResult(0, sealed_head()[0], None, refused="another sealer is running")
+        try:
+            latest = store.latest()
+        except CheckpointInvalid as error:
+            return _refuse(f"the latest checkpoint cannot be trusted: {error}")
+        problem = head_disagreement(latest)
+        if problem:
+            return _refuse(problem)
+        start_seq, sealed = sealed_head()[0], 0
+        for _ in range(max_batches):
+            count = _seal_batch(size)
+            sealed += count
+            if count < size:
+                break
+        head_seq, head = sealed_head()
+        # The links cover everything sealed since the latest checkpoint (a sealer that died
+        # between its commit and its checkpoint is caught up here); the first checkpoint
+        # covers this run's events, and its head anchors any sealed before.
+        from_seq = latest.seq + 1 if latest is not None else start_seq + 1
+        checkpoint = _checkpoint_if_due(store, latest, from_seq, head_seq, head)
+        return SealResult(sealed, head_seq, checkpoint)
+
+
+def _seal_batch(size: int) -> int:
+    with transaction.atomic():
+        seq, prev_hash = sealed_head()
+        events = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:size])
+        for event in events:
+            seq += 1
+            event.seq = seq
+            event.prev_hash = prev_hash
+            event.hash = prev_hash = event_hash(event, prev_hash)
+        _write_links(events)
+    return len(events)
+
+
+def _write_links(events: list[AuditEvent]) -> None:
+    if not events:
+        return
+    rows = [(e.pk, e.seq, e.prev_hash, e.hash) for e in events]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement for the batch. The row trigger lets each event be sealed once.
+            cursor.execute(
+                "UPDATE supportability_auditevent AS e"
+                " SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])"
+                " AS v(id, seq, prev_hash, hash)"
+                " WHERE e.id = v.id AND e.seq IS NULL",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            cursor.executemany(
+                "UPDATE supportability_auditevent SET seq = %s, prev_hash = %s, hash = %s"
+                " WHERE id = %s AND seq IS NULL",
+                [(seq, prev, digest, pk) for pk, seq, prev, digest in rows],
+            )
+        if cursor.rowcount != len(rows) and connection.vendor == "postgresql":
+            raise RuntimeError("an event changed under the sealer")
+
+
+def _checkpoint_if_due(
+    store: CheckpointStore, latest: Checkpoint | None, from_seq: int, head_seq: int, head: str
+) -> Checkpoint | None:
+    now = timezone.now()
+    interval = timedelta(seconds=settings.AUDIT_CHECKPOINT_INTERVAL)
+    if latest is not None and latest.seq == head_seq and now - latest.at < interval:
+        return None
+    hashes = (
+        AuditEvent.objects.filter(seq__gte=from_seq, seq__lte=head_seq)
+        .order_by("seq")
+        .values_list("hash", flat=True)
+    )
+    links = "".join(link_of(str(h)) for h in hashes.iterator(chunk_size=10_000))
+    checkpoint = Checkpoint(seq=head_seq, head=head, from_seq=from_seq, links=links, at=now)
+    store.append(checkpoint)
+    if latest is None and from_seq > 1:
+        log.warning("audit checkpoints start here: the chain is anchored at seq %s", from_seq - 1)
+    return checkpoint
+
+
+def _refuse(problem: str) -> SealResult:
+    log.error("audit sealer refused to seal: %s", problem)
+    head_seq = sealed_head()[0]
+    unsealed = AuditEvent.objects.filter(seq__isnull=True).count()
+    with transaction.atomic():
+        # The beat retries every few seconds: one record per episode, kept up to date.
+        last = AuditVerification.objects.order_by("-finished_at", "-id").first()
+        sealer = AuditVerification.Trigger.SEALER
+        if last is not None and last.trigger == sealer and last.detail == problem:
+            last.finished_at, last.unsealed = timezone.now(), unsealed
+            last.save(update_fields=["finished_at", "unsealed"])
+            return SealResult(0, head_seq, None, refused=problem)
+        AuditVerification.objects.create(
+            trigger=AuditVerification.Trigger.SEALER,
+            intact=False,
+            head_seq=head_seq,
+            unsealed=unsealed,
+            broken_kind="sealing refused",
+            detail=problem,
+        )
+    return SealResult(0, head_seq, None, refused=problem)
