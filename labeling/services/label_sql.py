@@ -4,14 +4,14 @@ statement, and audit it through the audit writer (supportability.audit)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
 
-from supportability.audit import audit_record_many
-from supportability.models import AuditEvent
+from supportability.audit import AUDIT_INSERT
 
 LOCK = """
     SELECT l.id, l.holder_id, l.outcome, l.expires_at, l.claimed_at, l.score_id,
@@ -28,7 +28,7 @@ LOCK = """
     FOR UPDATE OF l, i
 """
 
-RECORD = """
+RECORD = f"""
     WITH label AS (
         INSERT INTO labeling_label
             (item_id, merchant_id, analyst_id, lease_id, decision, category_id, rationale,
@@ -45,9 +45,14 @@ RECORD = """
         UPDATE labeling_reviewitem
         SET label_count = %(label_count)s, status = %(status)s, updated_at = %(now)s
         WHERE id = %(item)s
+    ), audit AS (
+        {AUDIT_INSERT}
+        SELECT %(user)s, %(username)s, 'label.submit', 'labeling.label', label.id::text,
+               %(merchant)s, %(before)s::jsonb, %(after)s::jsonb, %(now)s
+        FROM label
     )
     SELECT id FROM label
-"""
+"""  # noqa: S608 (constants only: every value is a parameter)
 
 
 @dataclass(frozen=True)
@@ -81,24 +86,9 @@ def lock(*, lease_token: Any, item_id: int) -> LockedLease | None:
 
 
 def record(**values: Any) -> int:
-    """Insert the label and apply its consequences, then audit it (the transaction's last
-    write); returns the label's id."""
+    """Insert the label, apply its consequences and write its audit event (unsealed, as
+    supportability.audit writes one) in one statement; returns the label's id."""
+    values = values | {"before": json.dumps(values["before"]), "after": json.dumps(values["after"])}
     with connection.cursor() as cursor:
         cursor.execute(RECORD, values)
-        label_id = int(cursor.fetchone()[0])
-    audit_record_many(
-        [
-            AuditEvent(
-                actor_id=values["user"],
-                actor_label=values["username"],
-                verb="label.submit",
-                object_type="labeling.label",
-                object_id=str(label_id),
-                merchant_id=values["merchant"],
-                before=values["before"],
-                after=values["after"],
-                created_at=values["now"],
-            )
-        ]
-    )
-    return label_id
+        return int(cursor.fetchone()[0])

@@ -32,6 +32,7 @@ from .hashing import GENESIS, HASHED, event_hash
 from .verification import ChainBreak, ChainReport, chain_verify
 
 __all__ = [
+    "AUDIT_INSERT",
     "GENESIS",
     "HASHED",
     "ChainBreak",
@@ -79,6 +80,14 @@ def audit_record(**fields: Any) -> AuditEvent:
 def audit_record_many(events: Iterable[AuditEvent]) -> None:
     """Write the events of a bulk change, in order, in one statement per batch."""
     _append(list(events))
+
+
+# What a hot path in plain SQL embeds in its statement to write its event unsealed, as
+# `_append` does (labeling/services/claim_sql.py, label_sql.py): saves a round trip.
+AUDIT_INSERT = (
+    "INSERT INTO supportability_auditevent (actor_id, actor_label, verb, object_type,"
+    " object_id, merchant_id, before, after, created_at)"
+)
 
 
 def _append(events: list[AuditEvent]) -> None:

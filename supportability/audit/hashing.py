@@ -24,12 +24,14 @@ HASHED = (
 )
 
 
-def _canonical_json(value: Any) -> Any:
+def _canonical_json(value: Any, *, stored: bool = False) -> Any:
     """The value as the database gives it back. json turns tuples into lists and keys into
     strings; PostgreSQL's jsonb keeps numbers as decimals and prints an integral float in
     full (1e16 comes back as the int 10000000000000000, -0.0 as 0.0): so integral floats
-    hash as the integer they are. Other floats round-trip exactly."""
-    value = json.loads(json.dumps(value))
+    hash as the integer they are. Other floats round-trip exactly. A value read back from
+    the database (`stored`) went through JSON already."""
+    if not stored:
+        value = json.loads(json.dumps(value))
 
     def numbers(v: Any) -> Any:
         if isinstance(v, dict):
@@ -49,13 +51,14 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def event_hash(event: Any, prev_hash: str) -> str:
+def event_hash(event: Any, prev_hash: str, *, stored: bool = False) -> str:
     """The chain hash of `event` (anything with the HASHED attributes: an AuditEvent, or a
     migration's historical one) following `prev_hash`. Pure: values read back from the
-    database hash the same as the values written."""
+    database hash the same as the values written; `stored` says they were read back (the
+    sealer's and the verifier's case), which skips a JSON round trip."""
     content = {name: getattr(event, name) for name in HASHED}
-    content["before"] = _canonical_json(content["before"])
-    content["after"] = _canonical_json(content["after"])
+    content["before"] = _canonical_json(content["before"], stored=stored)
+    content["after"] = _canonical_json(content["after"], stored=stored)
     content["created_at"] = _utc(content["created_at"])
     payload = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256((prev_hash + payload).encode()).hexdigest()

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,7 +34,7 @@ from .checkpoints import (
     checkpoint_store,
     link_of,
 )
-from .hashing import GENESIS, event_hash
+from .hashing import GENESIS, HASHED, event_hash
 
 log = logging.getLogger(__name__)
 
@@ -126,23 +127,29 @@ def audit_seal(*, batch_size: int | None = None, max_batches: int = 20) -> SealR
         return SealResult(sealed, head_seq, checkpoint)
 
 
+# What the sealer reads of an event: its id and what the hash covers (not seq: it gives it).
+_READ = ("id", *(name for name in HASHED if name != "seq"))
+
+
 def _seal_batch(size: int) -> int:
+    """One transaction: the next `size` unsealed events, as stored, linked after the head."""
     with transaction.atomic():
         seq, prev_hash = sealed_head()
-        events = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:size])
-        for event in events:
+        unsealed = AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:size]
+        rows = []
+        for values in unsealed.values_list(*_READ):
             seq += 1
-            event.seq = seq
-            event.prev_hash = prev_hash
-            event.hash = prev_hash = event_hash(event, prev_hash)
-        _write_links(events)
-    return len(events)
+            event = SimpleNamespace(**dict(zip(_READ, values, strict=True)), seq=seq)
+            digest = event_hash(event, prev_hash, stored=True)
+            rows.append((event.id, seq, prev_hash, digest))
+            prev_hash = digest
+        _write_links(rows)
+    return len(rows)
 
 
-def _write_links(events: list[AuditEvent]) -> None:
-    if not events:
+def _write_links(rows: list[tuple[int, int, str, str]]) -> None:
+    if not rows:
         return
-    rows = [(e.pk, e.seq, e.prev_hash, e.hash) for e in events]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One statement for the batch. The row trigger lets each event be sealed once.

@@ -169,7 +169,7 @@ def _check(event: AuditEvent, expected: int, prev_hash: str) -> ChainBreak | Non
     if seq < expected:
         detail = f"{where} where seq {expected} was expected"
         return ChainBreak(REORDERED, seq, event.pk, detail)
-    sealed = event_hash(event, str(event.prev_hash)) == event.hash
+    sealed = event_hash(event, str(event.prev_hash), stored=True) == event.hash
     if event.prev_hash == prev_hash:
         if sealed:
             return None

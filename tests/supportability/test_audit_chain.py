@@ -4,6 +4,7 @@ verify_audit) finds edited, deleted and reordered events. Checkpoints: test_audi
 
 from __future__ import annotations
 
+import importlib
 import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -375,3 +376,11 @@ def test_concurrent_writers_append_one_unbroken_chain(taxonomy):
     assert AuditEvent.objects.filter(verb="test.batch").count() == 2 * 15 * 3
     report = chain_verify()
     assert report.intact and report.events == len(seqs)
+
+
+def test_the_sealing_trigger_guards_every_column_but_the_seal():
+    migration = importlib.import_module(
+        "supportability.migrations.0012_audit_sealing_trigger_columns"
+    )
+    columns = {field.column for field in AuditEvent._meta.concrete_fields}
+    assert set(migration.CONTENT) == columns - {"seq", "prev_hash", "hash"}
