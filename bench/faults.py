@@ -51,6 +51,7 @@ NO_KILLS = {
 SETTINGS = {
     "DJANGO_SETTINGS_MODULE": "supportability.settings.production",
     "SECRET_KEY": "bench-only-secret",
+    "AUDIT_CHECKPOINT_KEY": "bench-only-checkpoint-key",
     "DEBUG": "0",
     "SECURE_COOKIES": "0",  # plain HTTP on loopback
     "LOG_LEVEL": "WARNING",
@@ -284,7 +285,9 @@ def main() -> None:
     try:
         with smoke.throwaway_database(base, "faults") as url:
             world = setup(url, redis.url, args.merchants, args.analysts)
-            env = harness.process_env(url, redis.url, **SETTINGS)
+            env = harness.process_env(
+                url, redis.url, **SETTINGS, AUDIT_CHECKPOINT_DIR=str(logs / "checkpoints")
+            )
             phases = set(args.phases.split(","))
             killed = (
                 kill_phase(args.kills, world["lead"], env, logs) if "kills" in phases else NO_KILLS

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import statistics
 import time
 import uuid
@@ -16,6 +17,10 @@ from bench.queue_setup import django_setup
 
 def _analyst(url: str, index: int, seconds: float, out: Any, gate: Any) -> None:
     django_setup(url)
+    if writer := os.environ.get("BENCH_AUDIT_WRITER"):  # bench/audit.py's comparison
+        from bench.audit_writers import install
+
+        install(writer)
     from django.contrib.auth import get_user_model
     from django.db import connection
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 import time
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -48,6 +49,10 @@ def django_setup(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportability.settings.production")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+    # Production settings want the audit checkpoints' key; a bench's database is new each
+    # run, so its checkpoints are too.
+    os.environ.setdefault("AUDIT_CHECKPOINT_KEY", "bench-only-checkpoint-key")
+    os.environ.setdefault("AUDIT_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="bench-checkpoints-"))
     os.environ["DEBUG"] = "0"
     os.environ["LOG_LEVEL"] = "WARNING"
     import django

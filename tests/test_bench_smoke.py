@@ -34,6 +34,9 @@ SCRIPTS = [
     pytest.param("pages", r"\| lead overview \(GET /lead/\) \| 12 \|", id="pages"),
     pytest.param("queue", r"\| duplicates \| 0 \|", marks=pytest.mark.postgres, id="queue"),
     pytest.param(
+        "audit", r"verified after sealed: [\d,]+ events", marks=pytest.mark.postgres, id="audit"
+    ),
+    pytest.param(
         "sampling", r"N=500 .* drawn \[\d+, \d+\]", marks=pytest.mark.postgres, id="sampling"
     ),
     pytest.param(

@@ -107,6 +107,8 @@ def process_env(database_url: str, broker_url: str, **extra: str) -> dict[str, s
         CELERY_TASK_ALWAYS_EAGER="0",
         DJANGO_SETTINGS_MODULE="supportability.settings.test",
         PYTHONUNBUFFERED="1",
+        # The beat's sealer checkpoints this database's chain: a directory of its own.
+        AUDIT_CHECKPOINT_DIR=tempfile.mkdtemp(prefix="faults-checkpoints-"),
     )
     env.update(extra)
     return env
