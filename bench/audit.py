@@ -103,6 +103,8 @@ def run_pair(url: str, pair: int, args: argparse.Namespace, results: dict[str, R
     for writer in order:
         runs = results[writer]
         os.environ["BENCH_AUDIT_WRITER"] = writer
+        # The former writer inserted events sealed, which the insert guard now refuses.
+        _insert_guard(enabled=writer != "lock")
         during = _sealer(args.seconds, args.seal_every, runs) if writer == "sealed" else None
         claims, labels, _, elapsed, _ = run_analysts(url, args.analysts, args.seconds, during)
         runs.cycles.append(len(labels) / elapsed)
@@ -111,6 +113,16 @@ def run_pair(url: str, pair: int, args: argparse.Namespace, results: dict[str, R
         if writer in {"sealed", "lock"}:
             _seal_and_verify(runs)
         print(f"  pair {pair + 1}, {writer}: {len(labels) / elapsed:.0f} cycles/s", flush=True)
+
+
+def _insert_guard(*, enabled: bool) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER TABLE supportability_auditevent {'ENABLE' if enabled else 'DISABLE'}"
+            " TRIGGER supportability_auditevent_unsealed_insert"
+        )
 
 
 def report(results: dict[str, Runs], args: argparse.Namespace) -> None:

@@ -51,7 +51,7 @@ NO_KILLS = {
 SETTINGS = {
     "DJANGO_SETTINGS_MODULE": "supportability.settings.production",
     "SECRET_KEY": "bench-only-secret",
-    "AUDIT_CHECKPOINT_KEY": "bench-only-checkpoint-key",
+    "AUDIT_CHECKPOINT_KEY": "bench-only-checkpoint-key-0123456789",
     "DEBUG": "0",
     "SECURE_COOKIES": "0",  # plain HTTP on loopback
     "LOG_LEVEL": "WARNING",

@@ -32,7 +32,7 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
         DATABASE_URL=url,
         DJANGO_SETTINGS_MODULE="supportability.settings.production",
         SECRET_KEY="bench-only-secret",
-        AUDIT_CHECKPOINT_KEY="bench-only-checkpoint-key",
+        AUDIT_CHECKPOINT_KEY="bench-only-checkpoint-key-0123456789",
         DEBUG="0",
         SECURE_COOKIES="0",
         LOG_LEVEL="WARNING",

@@ -51,7 +51,7 @@ def django_setup(url: str) -> None:
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
     # Production settings want the audit checkpoints' key; a bench's database is new each
     # run, so its checkpoints are too.
-    os.environ.setdefault("AUDIT_CHECKPOINT_KEY", "bench-only-checkpoint-key")
+    os.environ.setdefault("AUDIT_CHECKPOINT_KEY", "bench-only-checkpoint-key-0123456789")
     os.environ.setdefault("AUDIT_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="bench-checkpoints-"))
     os.environ["DEBUG"] = "0"
     os.environ["LOG_LEVEL"] = "WARNING"

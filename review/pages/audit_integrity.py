@@ -65,6 +65,13 @@ def _checkpoint(standing: AuditStanding) -> Line:
     if standing.checkpoint_problem:
         return Line(f"The latest checkpoint cannot be read: {standing.checkpoint_problem}.", True)
     checkpoint = standing.checkpoint
+    if checkpoint is None and standing.sealed_seq:
+        return Line(
+            f"No checkpoint in {standing.checkpoint_where}, though {intcomma(standing.sealed_seq)}"
+            " events are sealed: the checkpoints are lost, or this store is new (an operator"
+            " starts it with manage.py audit_anchor).",
+            alarm=True,
+        )
     if checkpoint is None:
         return Line(
             "No checkpoint yet: the chain's head is not anchored outside the database until"

@@ -199,7 +199,8 @@ class FileCheckpointStore:
         data = checkpoint_line(checkpoint, self.key).encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
-            os.write(fd, data)
+            while data:  # a short write (a full disk) raises or writes the rest
+                data = data[os.write(fd, data) :]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from ..models import AuditEvent, AuditVerification
 from .checkpoints import (
+    LINK_DIGITS,
     Checkpoint,
     CheckpointInvalid,
     CheckpointStore,
@@ -109,22 +110,61 @@ def audit_seal(*, batch_size: int | None = None, max_batches: int = 20) -> SealR
             latest = store.latest()
         except CheckpointInvalid as error:
             return _refuse(f"the latest checkpoint cannot be trusted: {error}")
+        head_seq, head = sealed_head()
+        if latest is None and head_seq > 0:
+            # A store that lost its checkpoints (a volume not mounted, a new directory, a
+            # deleted file) must not silently anchor whatever the database now holds.
+            return _refuse(
+                f"{store.describe()} holds no checkpoint, but the chain has {head_seq} sealed"
+                " events: if this store is new on purpose (the first start with checkpoints,"
+                " a new key or directory), run manage.py audit_anchor; otherwise the"
+                " checkpoints were lost"
+            )
         problem = head_disagreement(latest)
         if problem:
             return _refuse(problem)
-        start_seq, sealed = sealed_head()[0], 0
+        if latest is not None and latest.seq < head_seq:
+            # Sealed but never checkpointed (the last sealer died, or its store failed):
+            # anchor that first, and seal nothing more while the store cannot take it.
+            latest = _checkpoint(store, latest.seq + 1, head_seq, head)
+        sealed = 0
         for _ in range(max_batches):
             count = _seal_batch(size)
             sealed += count
             if count < size:
                 break
         head_seq, head = sealed_head()
-        # The links cover everything sealed since the latest checkpoint (a sealer that died
-        # between its commit and its checkpoint is caught up here); the first checkpoint
-        # covers this run's events, and its head anchors any sealed before.
-        from_seq = latest.seq + 1 if latest is not None else start_seq + 1
-        checkpoint = _checkpoint_if_due(store, latest, from_seq, head_seq, head)
+        checkpoint = None
+        if _due(latest, head_seq):
+            from_seq = latest.seq + 1 if latest is not None else 1
+            checkpoint = _checkpoint(store, from_seq, head_seq, head)
         return SealResult(sealed, head_seq, checkpoint)
+
+
+def audit_anchor() -> Checkpoint:
+    """Start checkpoints for a chain sealed without them (the first start after an upgrade,
+    a new key or directory): the chain's present head becomes the first checkpoint, on an
+    operator's word (`manage.py audit_anchor`). Audited."""
+    store = checkpoint_store()
+    with store.lock(), _one_sealer() as held:
+        if not held:
+            raise RuntimeError("the sealer is running: try again in a few seconds")
+        if store.latest() is not None:
+            raise RuntimeError(f"{store.describe()} holds checkpoints already")
+        head_seq, head = sealed_head()
+        checkpoint = _checkpoint(store, head_seq + 1, head_seq, head)
+    with transaction.atomic():
+        AuditVerification.objects.create(
+            trigger=AuditVerification.Trigger.COMMAND,
+            intact=True,
+            head_seq=head_seq,
+            checkpoints=1,
+            checkpoint_seq=head_seq,
+            checkpoint_at=checkpoint.at,
+            detail=f"checkpoints started at seq {head_seq} in {store.describe()}",
+        )
+    log.warning("audit checkpoints start here: the chain is anchored at seq %s", head_seq)
+    return checkpoint
 
 
 # What the sealer reads of an event: its id and what the hash covers (not seq: it gives it).
@@ -171,23 +211,29 @@ def _write_links(rows: list[tuple[int, int, str, str]]) -> None:
             raise RuntimeError("an event changed under the sealer")
 
 
-def _checkpoint_if_due(
-    store: CheckpointStore, latest: Checkpoint | None, from_seq: int, head_seq: int, head: str
-) -> Checkpoint | None:
-    now = timezone.now()
+def _due(latest: Checkpoint | None, head_seq: int) -> bool:
+    """After a seal, and when the last checkpoint is older than the interval."""
+    if latest is None or latest.seq != head_seq:
+        return True
     interval = timedelta(seconds=settings.AUDIT_CHECKPOINT_INTERVAL)
-    if latest is not None and latest.seq == head_seq and now - latest.at < interval:
-        return None
+    return timezone.now() - latest.at >= interval
+
+
+def _checkpoint(store: CheckpointStore, from_seq: int, head_seq: int, head: str) -> Checkpoint:
+    """Append the checkpoint of the head, with the links of from_seq..head_seq; a store
+    that fails raises, and the sealer seals nothing more until it takes one."""
     hashes = (
         AuditEvent.objects.filter(seq__gte=from_seq, seq__lte=head_seq)
         .order_by("seq")
         .values_list("hash", flat=True)
     )
     links = "".join(link_of(str(h)) for h in hashes.iterator(chunk_size=10_000))
-    checkpoint = Checkpoint(seq=head_seq, head=head, from_seq=from_seq, links=links, at=now)
+    if len(links) != max(0, head_seq - from_seq + 1) * LINK_DIGITS:
+        raise RuntimeError(f"the sealed chain has a gap between seq {from_seq} and {head_seq}")
+    checkpoint = Checkpoint(
+        seq=head_seq, head=head, from_seq=from_seq, links=links, at=timezone.now()
+    )
     store.append(checkpoint)
-    if latest is None and from_seq > 1:
-        log.warning("audit checkpoints start here: the chain is anchored at seq %s", from_seq - 1)
     return checkpoint
 
 

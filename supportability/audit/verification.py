@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from ..models import AuditEvent
-from .checkpoints import Checkpoint, CheckpointInvalid, link_of
+from .checkpoints import Checkpoint, CheckpointInvalid, CheckpointStore, link_of
 from .hashing import GENESIS, HASHED, event_hash
 
 # Verification
@@ -62,11 +62,17 @@ def chain_verify(
     from_seq: int = 1,
     chunk_size: int = 2_000,
     checkpoints: Iterable[Checkpoint] | None = None,
+    checkpoints_until: int | None = None,
 ) -> ChainReport:
     """Walk the sealed chain in seq order (a server-side cursor on PostgreSQL), recompute
     every hash, compare each with the `checkpoints` (in file order, as the store reads them)
     and report the first broken link. From `from_seq` > 1, the event before it is trusted
-    as the anchor. Unsealed events are not the chain's yet and are not walked."""
+    as the anchor. Unsealed events are not the chain's yet and are not walked.
+
+    The walk reads the chain as it was when it started, and the checkpoints as the sealer
+    keeps appending them: give `checkpoints_until`, the latest checkpoint's seq read before
+    the walk (`verify_against_store`), so that one written meanwhile is not taken for a
+    chain that lost its newest events."""
     events = AuditEvent.objects.filter(seq__isnull=False).order_by("seq")
     expected, prev_hash = 1, GENESIS
     if from_seq > 1:
@@ -76,9 +82,10 @@ def chain_verify(
             return ChainReport(0, 0, "", ChainBreak(DELETED, from_seq - 1, None, detail))
         expected, prev_hash = from_seq, str(anchor[0])
         events = events.filter(seq__gte=from_seq)
-    anchors = _Anchors(checkpoints or ())
     count = 0
+    anchors = _Anchors((), None)
     try:
+        anchors = _Anchors(checkpoints or (), checkpoints_until)
         for event in events.iterator(chunk_size=chunk_size):
             broken = _check(event, expected, prev_hash) or anchors.check(event)
             if broken is not None:
@@ -94,8 +101,9 @@ def chain_verify(
 class _Anchors:
     """The checkpoints, read alongside the chain (both in seq order: memory stays flat)."""
 
-    def __init__(self, checkpoints: Iterable[Checkpoint]) -> None:
+    def __init__(self, checkpoints: Iterable[Checkpoint], until: int | None) -> None:
         self.records: Iterator[Checkpoint] = iter(checkpoints)
+        self.until = until
         self.current: Checkpoint | None = None
         self.latest: Checkpoint | None = None
         self.vouched = 0  # the last seq an earlier record vouched for
@@ -104,6 +112,8 @@ class _Anchors:
 
     def _advance(self) -> None:
         following = next(self.records, None)
+        if following is not None and self.until is not None and following.seq > self.until:
+            following = None  # written after the walk began
         if following is not None:
             if self.current is not None and following.from_seq != self.current.seq + 1:
                 raise CheckpointInvalid(
@@ -208,3 +218,21 @@ def _written_at(event: AuditEvent) -> int | None:
         if event_hash(SimpleNamespace(**(content | {"seq": seq})), str(prev)) == stored:
             return int(seq or 0)
     return None
+
+
+def verify_against_store(
+    store: CheckpointStore, *, from_seq: int = 1, chunk_size: int = 2_000
+) -> ChainReport:
+    """The chain against every checkpoint in `store`, bounded by the latest one as the walk
+    starts (a store whose last line is bad reports it as it reads it)."""
+    try:
+        latest = store.latest()
+    except CheckpointInvalid:
+        latest = None
+    until = latest.seq if latest is not None else None
+    return chain_verify(
+        from_seq=from_seq,
+        chunk_size=chunk_size,
+        checkpoints=store.records(),
+        checkpoints_until=until,
+    )

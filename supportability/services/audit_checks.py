@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from ..audit import audit_record
 from ..audit.checkpoints import Checkpoint, CheckpointInvalid, checkpoint_store
-from ..audit.verification import ChainReport, chain_verify
+from ..audit.sealing import sealed_head
+from ..audit.verification import ChainReport, verify_against_store
 from ..models import AuditEvent, AuditVerification
 from ..outbox import outbox_write
 
@@ -33,7 +34,7 @@ def audit_verify(
     """Verify the whole chain against the checkpoints and record the result."""
     started = timezone.now()
     store = checkpoint_store()
-    report = chain_verify(checkpoints=store.records())
+    report = verify_against_store(store)
     unsealed = AuditEvent.objects.filter(seq__isnull=True).count()
     latest = report.checkpoint
     broken = report.broken
@@ -91,6 +92,7 @@ class AuditStanding:
     checkpoint_problem: str  # why the latest checkpoint cannot be read, if it cannot
     checkpoint_where: str
     checkpoint_late: bool  # older than twice the interval: is the sealer running?
+    sealed_seq: int  # the chain's last sealed seq
     unsealed: int
     oldest_unsealed_at: datetime | None
     sealer_late: bool  # events waiting longer than a minute
@@ -115,6 +117,7 @@ def audit_standing() -> AuditStanding:
         checkpoint_problem=problem,
         checkpoint_where=store.describe(),
         checkpoint_late=checkpoint is not None and now - checkpoint.at > late_after,
+        sealed_seq=sealed_head()[0],
         unsealed=waiting["count"],
         oldest_unsealed_at=oldest,
         sealer_late=oldest is not None and now - oldest > timedelta(minutes=1),

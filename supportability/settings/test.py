@@ -12,7 +12,7 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 os.environ.setdefault("API_TOKEN_RATE", "1000000/min")
 os.environ.setdefault("API_USER_RATE", "1000000/min")
 # Tests put checkpoints in a directory of their own (the root conftest); this is the key.
-os.environ.setdefault("AUDIT_CHECKPOINT_KEY", "test-only-audit-checkpoint-key")
+os.environ.setdefault("AUDIT_CHECKPOINT_KEY", "test-only-audit-checkpoint-key-0123456789")
 
 from .base import *  # noqa: F403
 from .base import DATABASES, STATIC_ROOT, VAR_DIR

@@ -77,3 +77,12 @@ def test_events_waiting_for_the_sealer_are_counted(lead):
 def test_analysts_cannot_start_a_verification(analyst):
     assert _client(analyst).post("/lead/audit/verify/").status_code == 403
     assert not AuditVerification.objects.exists()
+
+
+def test_a_store_without_checkpoints_under_a_sealed_chain_is_an_alarm(lead, _own_checkpoints):
+    _write(2)
+    audit_seal()
+    (_own_checkpoints / "audit-checkpoints.jsonl").unlink()
+    html = _client(lead).get(AUDIT).content.decode()
+    assert "though 2 events are sealed" in html
+    assert 'id="integrity-checkpoint" class="error"' in html

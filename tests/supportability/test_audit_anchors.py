@@ -4,11 +4,13 @@ latest checkpoint saw it end. Tampering on PostgreSQL: test_audit_tamper.py."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from supportability.audit import audit_event, audit_record_many, chain_verify
@@ -20,7 +22,7 @@ from supportability.audit.checkpoints import (
     checkpoint_store,
 )
 from supportability.audit.sealing import _seal_batch, audit_seal
-from supportability.audit.verification import CHECKPOINT, DELETED
+from supportability.audit.verification import CHECKPOINT, DELETED, verify_against_store
 from supportability.models import AuditEvent, AuditVerification
 from supportability.services.audit_checks import audit_verify
 from tests.factories import MerchantFactory
@@ -88,8 +90,8 @@ def test_a_checkpoint_missed_after_a_commit_is_caught_up(_own_checkpoints):
     _write(3)
     _seal_batch(10)  # sealed and committed, then the sealer died before its checkpoint
     _write(1)
-    audit_seal()
-    assert [(r["from"], r["seq"]) for r in _lines(_own_checkpoints)] == [(1, 2), (3, 6)]
+    audit_seal()  # the missed checkpoint first, then the new seal's
+    assert [(r["from"], r["seq"]) for r in _lines(_own_checkpoints)] == [(1, 2), (3, 5), (6, 6)]
     assert chain_verify(checkpoints=checkpoint_store().records()).intact
 
 
@@ -172,3 +174,43 @@ def test_verify_names_the_first_missing_seq_of_a_deleted_tail(_own_checkpoints):
     assert report.broken is not None
     assert (report.broken.kind, report.broken.seq) == (DELETED, 4)
     assert (verification.intact, verification.broken_seq) == (False, 4)
+
+
+def test_an_altered_first_checkpoint_line_is_reported_not_raised(_own_checkpoints):
+    _write(2)
+    audit_seal()
+    path = _own_checkpoints / FILE_NAME
+    path.write_text(path.read_text().replace('"seq":2', '"seq":3'))
+    verification, report = audit_verify()
+    assert report.broken is not None and report.broken.kind == CHECKPOINT
+    assert "checkpoint line 1" in report.broken.detail
+    assert not verification.intact
+
+
+def test_a_checkpoint_written_during_the_walk_is_not_a_lost_tail(_own_checkpoints):
+    """The walk reads the chain as it started; the sealer may checkpoint newer events
+    meanwhile: those are not "the newest events were deleted"."""
+    _write(2)
+    audit_seal()
+    store = checkpoint_store()
+    latest = store.latest()
+    records = list(store.records())
+    _write(3)
+    audit_seal()  # as if during the walk: the chain read below ends at seq 2
+    as_owner("DELETE FROM supportability_auditevent WHERE seq > 2")  # the walk's view
+    later = list(store.records())
+    assert len(later) == len(records) + 1
+    report = chain_verify(checkpoints=later, checkpoints_until=latest.seq)
+    assert report.intact
+
+
+def test_an_emptied_store_stops_the_sealer_until_an_operator_anchors(_own_checkpoints):
+    _write(3)
+    audit_seal()
+    (_own_checkpoints / FILE_NAME).unlink()
+    _write(1)
+    result = audit_seal()
+    assert result.sealed == 0 and "holds no checkpoint" in result.refused
+    call_command("audit_anchor", stdout=io.StringIO())
+    assert audit_seal().sealed == 1
+    assert verify_against_store(checkpoint_store()).intact

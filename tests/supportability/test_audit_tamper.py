@@ -167,3 +167,37 @@ def test_the_application_role_writes_and_seals_events(app_role):
     audit_record_many([audit_event(actor=None, verb="test.as_app", target=merchant)])
     assert audit_seal().sealed == 1
     assert chain_verify(checkpoints=checkpoint_store().records()).intact
+
+
+def test_the_application_role_cannot_insert_a_sealed_event(app_role):
+    refused = pytest.raises(IntegrityError, match="written unsealed")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO supportability_auditevent (actor_label, verb, object_type, object_id,"
+            " created_at, seq, prev_hash, hash) VALUES ('x', 'x.forged', 'x', '1', now(), 13,"
+            " %s, %s)",
+            [chain_head(), "f" * 64],
+        )
+    assert not AuditEvent.objects.filter(verb="x.forged").exists()
+
+
+@pytest.mark.parametrize(("seq", "link"), [(14, "head"), (13, "other")])
+def test_the_application_role_cannot_seal_out_of_line(app_role, seq, link):
+    """A gap (seq 14 after 12) or a fork (seq 13 not following seq 12's hash)."""
+    merchant = MerchantFactory()
+    audit_record_many([audit_event(actor=None, verb="test.unsealed", target=merchant)])
+    event = AuditEvent.objects.get(verb="test.unsealed")
+    prev = chain_head() if link == "head" else "e" * 64
+    refused = pytest.raises(IntegrityError, match="does not follow the event at seq")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE supportability_auditevent SET seq = %s, prev_hash = %s, hash = %s"
+            " WHERE id = %s",
+            [seq, prev, "f" * 64, event.pk],
+        )
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the check runs at commit
+    assert AuditEvent.objects.get(pk=event.pk).seq is None
+
+
+def chain_head() -> str:
+    return str(AuditEvent.objects.get(seq=12).hash)

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from supportability.audit.checkpoints import checkpoint_store
-from supportability.audit.verification import ChainReport, chain_verify
+from supportability.audit.verification import ChainReport, verify_against_store
 from supportability.models import AuditVerification
 from supportability.services.audit_checks import audit_verify
 
@@ -35,9 +35,7 @@ class Command(BaseCommand):
             raise CommandError("--from-seq and --chunk-size must be positive")
         if from_seq > 1:
             store = checkpoint_store()
-            report = chain_verify(
-                from_seq=from_seq, chunk_size=chunk_size, checkpoints=store.records()
-            )
+            report = verify_against_store(store, from_seq=from_seq, chunk_size=chunk_size)
             unsealed = None
         else:
             verification, report = audit_verify(trigger=AuditVerification.Trigger.COMMAND)
