@@ -172,17 +172,20 @@ _READ = ("id", *(name for name in HASHED if name != "seq"))
 
 
 def _seal_batch(size: int) -> int:
-    """One transaction: the next `size` unsealed events, as stored, linked after the head."""
+    """The next `size` unsealed events, as stored, linked after the head. Read and hashed
+    outside a transaction (the sealer is alone: nobody else moves the head), then written in
+    a short one: a transaction held open while Python hashes would hold back PostgreSQL's
+    clean-up of every table the analysts update (measured: bench/RESULTS.md)."""
+    seq, prev_hash = sealed_head()
+    unsealed = AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:size]
+    rows = []
+    for values in unsealed.values_list(*_READ):
+        seq += 1
+        event = SimpleNamespace(**dict(zip(_READ, values, strict=True)), seq=seq)
+        digest = event_hash(event, prev_hash, stored=True)
+        rows.append((event.id, seq, prev_hash, digest))
+        prev_hash = digest
     with transaction.atomic():
-        seq, prev_hash = sealed_head()
-        unsealed = AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:size]
-        rows = []
-        for values in unsealed.values_list(*_READ):
-            seq += 1
-            event = SimpleNamespace(**dict(zip(_READ, values, strict=True)), seq=seq)
-            digest = event_hash(event, prev_hash, stored=True)
-            rows.append((event.id, seq, prev_hash, digest))
-            prev_hash = digest
         _write_links(rows)
     return len(rows)
 

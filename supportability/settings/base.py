@@ -291,7 +291,7 @@ CELERY_BEAT_SCHEDULE = {
 # database and its backups (production refuses to start without it; elsewhere a random key
 # is kept in AUDIT_CHECKPOINT_KEY_FILE). AUDIT_CHECKPOINT_DIR must be one directory that
 # every worker reaches (or replace AUDIT_CHECKPOINT_STORE with an object store).
-AUDIT_SEAL_BATCH = int(os.environ.get("AUDIT_SEAL_BATCH", "5000"))
+AUDIT_SEAL_BATCH = int(os.environ.get("AUDIT_SEAL_BATCH", "1000"))
 AUDIT_CHECKPOINT_INTERVAL = float(os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "300"))
 AUDIT_CHECKPOINT_DIR = Path(os.environ.get("AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
 AUDIT_CHECKPOINT_KEY = os.environ.get("AUDIT_CHECKPOINT_KEY", "")
