@@ -12,8 +12,8 @@ from supportability.roles import Role
 from supportability.services.audit_checks import audit_verification_request
 
 
-@role_required(Role.LEAD)
 @require_POST
+@role_required(Role.LEAD)
 def audit_verify(request: HttpRequest) -> HttpResponse:
     audit_verification_request(user=request.user)
     messages.info(request, "Verification started: reload in a moment to see its result.")
