@@ -54,6 +54,7 @@ SETTINGS = {
     "AUDIT_CHECKPOINT_KEY": "bench-only-checkpoint-key-0123456789",
     "DEBUG": "0",
     "SECURE_COOKIES": "0",  # plain HTTP on loopback
+    "SECURE_SSL_REDIRECT": "0",
     "LOG_LEVEL": "WARNING",
     "CELERY_TASK_ALWAYS_EAGER": "0",
 }

@@ -35,6 +35,7 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
         AUDIT_CHECKPOINT_KEY="bench-only-checkpoint-key-0123456789",
         DEBUG="0",
         SECURE_COOKIES="0",
+        SECURE_SSL_REDIRECT="0",  # plain HTTP on loopback: no redirect to https
         LOG_LEVEL="WARNING",
         # The bench measures the queue's own throughput, not the API's rate limits.
         API_TOKEN_RATE="1000000/min",
