@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,8 @@ def _fresh_cache() -> None:
 def _own_checkpoints(tmp_path_factory: pytest.TempPathFactory, settings: Any) -> Any:
     """Each test seals against checkpoints of its own: its database starts empty (or is
     rolled back), and a checkpoint another test wrote would not match its chain."""
-    directory = tmp_path_factory.mktemp("checkpoints", numbered=True)
+    # Named, not made: the store makes it on its first write, which most tests never do.
+    directory = tmp_path_factory.getbasetemp() / "checkpoints" / uuid.uuid4().hex
     settings.AUDIT_CHECKPOINT_DIR = directory
     return directory
 
